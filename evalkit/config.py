@@ -1,0 +1,201 @@
+"""The project configuration (``evalkit.yml``): one file per evaluation.
+
+It names the collaborative, its sites, modalities, waves, which instruments are used at
+which waves, where the store lives and how reports are published.
+
+Examples
+--------
+>>> from evalkit.config import load_config
+>>> from evalkit._assets import asset_path
+>>> cfg = load_config(asset_path("templates") / "evalkit.yml")
+>>> [w.id for w in cfg.waves]
+['baseline', 'midpoint', 'endline']
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from evalkit._yaml import load_model
+
+__all__ = [
+    "DEFAULT_SECTORS",
+    "Collaborative",
+    "Modality",
+    "Site",
+    "Wave",
+    "InstrumentUse",
+    "ReportSettings",
+    "ProjectConfig",
+    "load_config",
+]
+
+DEFAULT_SECTORS: tuple[str, ...] = (
+    "consumers_families",
+    "health_systems",
+    "community_based_orgs",
+    "public_health",
+    "social_services",
+    "behavioral_health",
+    "payers",
+    "educators",
+    "first_responders",
+    "faith_based",
+    "other",
+)
+
+_ID = r"^[A-Za-z][A-Za-z0-9_\-]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Period(_Strict):
+    start: dt.date
+    end: dt.date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Period:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+class Collaborative(_Strict):
+    name: str = Field(min_length=1)
+    period: Period
+
+
+class Modality(_Strict):
+    id: str = Field(pattern=_ID)
+    label: str
+
+
+class Site(_Strict):
+    id: str = Field(pattern=_ID)
+    name: str
+    region: str = ""
+    modalities: tuple[str, ...] = Field(min_length=1)
+    start_date: dt.date | None = None
+
+
+class Wave(_Strict):
+    id: str = Field(pattern=_ID)
+    label: str
+    window: Period | None = None
+
+
+class InstrumentUse(_Strict):
+    file: str
+    waves: tuple[str, ...] = Field(min_length=1)
+
+
+class ReportSettings(_Strict):
+    suppression_threshold: int = Field(default=11, ge=1)
+    results_dir: str = "results"
+    output_dir: str = "_output"
+
+
+class ProjectConfig(_Strict):
+    """A validated ``evalkit.yml``. Paths inside are relative to ``root``."""
+
+    collaborative: Collaborative
+    modalities: tuple[Modality, ...] = Field(min_length=1)
+    sites: tuple[Site, ...] = Field(min_length=1)
+    waves: tuple[Wave, ...] = Field(min_length=2)
+    instruments: dict[str, InstrumentUse] = Field(min_length=1)
+    sectors: tuple[str, ...] = DEFAULT_SECTORS
+    store: str = "evalkit.duckdb"
+    plan: str = "analyses/plan.yml"
+    reports: ReportSettings = ReportSettings()
+    root: Path = Field(default=Path("."), exclude=True)
+
+    @field_validator("sites")
+    @classmethod
+    def _unique_sites(cls, sites: tuple[Site, ...]) -> tuple[Site, ...]:
+        _no_duplicates([s.id for s in sites], "site id")
+        return sites
+
+    @field_validator("waves")
+    @classmethod
+    def _unique_waves(cls, waves: tuple[Wave, ...]) -> tuple[Wave, ...]:
+        _no_duplicates([w.id for w in waves], "wave id")
+        return waves
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> ProjectConfig:
+        modality_ids = [m.id for m in self.modalities]
+        _no_duplicates(modality_ids, "modality id")
+        for i, site in enumerate(self.sites):
+            for m in site.modalities:
+                if m not in modality_ids:
+                    raise ValueError(
+                        f"sites[{i}] ({site.id}): modality {m!r} is not one of the "
+                        f"modalities {modality_ids}"
+                    )
+        wave_ids = [w.id for w in self.waves]
+        for name, use in self.instruments.items():
+            for w in use.waves:
+                if w not in wave_ids:
+                    raise ValueError(
+                        f"instruments.{name}.waves: wave {w!r} is not one of the waves {wave_ids}"
+                    )
+        return self
+
+    # Convenience accessors -------------------------------------------------------------
+    def path(self, relative: str) -> Path:
+        """Resolve a path from the configuration against the project folder."""
+        p = Path(relative)
+        return p if p.is_absolute() else self.root / p
+
+    @property
+    def store_path(self) -> Path:
+        return self.path(self.store)
+
+    @property
+    def results_path(self) -> Path:
+        return self.path(self.reports.results_dir)
+
+    @property
+    def output_path(self) -> Path:
+        return self.path(self.reports.output_dir)
+
+    @property
+    def wave_ids(self) -> list[str]:
+        return [w.id for w in self.waves]
+
+    def site_modality(self) -> dict[str, str]:
+        """Each site's primary (first-listed) modality."""
+        return {s.id: s.modalities[0] for s in self.sites}
+
+
+def _no_duplicates(values: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for v in values:
+        if v in seen:
+            raise ValueError(f"duplicate {what} {v!r}")
+        seen.add(v)
+
+
+def load_config(path: str | Path) -> ProjectConfig:
+    """Read and validate an ``evalkit.yml``.
+
+    Parameters
+    ----------
+    path
+        The configuration file, or the project folder that holds ``evalkit.yml``.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, each invalid key, what was expected and what was found.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "evalkit.yml"
+    cfg = load_model(path, ProjectConfig)
+    return cfg.model_copy(update={"root": path.parent.resolve()})
