@@ -31,7 +31,8 @@ def format_validation_error(source: str, err: ValidationError) -> str:
         got = e.get("input")
         shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
         msg = e["msg"].removeprefix("Value error, ")
-        lines.append(f"{source}: {_key_path(loc)}: {msg}{shown}")
+        key = f"{_key_path(loc)}: " if loc else ""
+        lines.append(f"{source}: {key}{msg}{shown}")
     return "\n".join(lines)
 
 

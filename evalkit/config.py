@@ -134,7 +134,7 @@ class ProjectConfig(_Strict):
             for m in site.modalities:
                 if m not in modality_ids:
                     raise ValueError(
-                        f"sites[{i}] ({site.id}): modality {m!r} is not one of the "
+                        f"sites[{i}].modalities: modality {m!r} (site {site.id}) is not one of the "
                         f"modalities {modality_ids}"
                     )
         wave_ids = [w.id for w in self.waves]

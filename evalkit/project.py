@@ -1,0 +1,85 @@
+"""Creating an evaluation project folder: configuration, instruments, plan and reports.
+
+A project folder holds ``evalkit.yml``, ``surveys/`` (the instruments), ``analyses/plan.yml``,
+``reports/`` (the Quarto documents) and ``_quarto.yml``; the store, results and rendered
+reports are created beside them.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> from evalkit.project import create_project
+>>> folder = pathlib.Path(tempfile.mkdtemp()) / "my-eval"
+>>> cfg = create_project(folder)
+>>> sorted(p.name for p in folder.iterdir())
+['_quarto.yml', 'analyses', 'evalkit.yml', 'reports', 'surveys']
+>>> cfg.collaborative.name
+'My Complex Care Learning Collaborative'
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from evalkit._assets import asset_path
+from evalkit.config import ProjectConfig, load_config
+from evalkit.errors import ConfigError
+
+__all__ = ["create_project", "refresh_assets"]
+
+_ASSETS = ("surveys", "analyses", "reports", "_quarto.yml")
+
+
+def refresh_assets(directory: str | Path) -> None:
+    """Copy the shipped instruments, plan, report documents and ``_quarto.yml`` into a
+    project folder, replacing earlier copies of the same files (other files are kept)."""
+    directory = Path(directory)
+    for name in _ASSETS:
+        src = asset_path(name)
+        dst = directory / name
+        if src.is_dir():
+            for file in sorted(src.rglob("*")):
+                if file.is_file() and "__pycache__" not in file.parts:
+                    target = dst / file.relative_to(src)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(file, target)
+        else:
+            shutil.copyfile(src, dst)
+
+
+def create_project(directory: str | Path, *, config: Mapping[str, Any] | None = None,
+                   force: bool = False) -> ProjectConfig:
+    """Create a project folder ready to be filled with real sites.
+
+    Parameters
+    ----------
+    directory
+        The folder (created if missing).
+    config
+        The configuration to write as ``evalkit.yml``; the commented template by default.
+    force
+        Overwrite an existing ``evalkit.yml``. Without it an existing configuration is an
+        error, so ``init`` never destroys a project.
+
+    Returns
+    -------
+    ProjectConfig
+        The validated configuration of the new project.
+    """
+    directory = Path(directory)
+    target = directory / "evalkit.yml"
+    if target.exists() and not force:
+        raise ConfigError(
+            f"{target}: a project already exists here; choose another folder or pass --force"
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    refresh_assets(directory)
+    if config is None:
+        shutil.copyfile(asset_path("templates") / "evalkit.yml", target)
+    else:
+        target.write_text(yaml.safe_dump(dict(config), sort_keys=False, allow_unicode=True))
+    return load_config(target)
