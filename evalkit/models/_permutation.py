@@ -1,0 +1,163 @@
+"""Site-level randomization test of the difference in change between modalities.
+
+Under the sharp null that modality changes nobody's outcome, any reassignment of the observed
+modality labels to sites (keeping the number of sites per modality) was as likely as the one
+observed. The statistic is the Wald statistic of all wave x modality interaction terms,
+estimated by generalized least squares with the variance ratios of the model *without*
+modality terms (``outcome ~ wave (+ covariates)`` with the same random intercepts). Those
+ratios do not depend on the labels, so the statistic is a fixed function of the assignment
+and the test is exact. With two modalities and two waves it is the square of the
+difference-in-change t statistic, so the test is two-sided.
+
+Every distinct relabeling is enumerated when there are at most ``max_exact`` of them;
+otherwise ``n_permutations`` random relabelings are drawn (``p = (1 + #{W >= W_obs}) /
+(B + 1)``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from evalkit.errors import AnalysisError
+from evalkit.models._design import Design, null_design
+from evalkit.models._reml import block_stats, optimize_psi
+
+
+@dataclass(frozen=True)
+class PermutationOutcome:
+    statistic: float
+    p: float
+    n_permutations: int
+    exact: bool
+    min_p: float
+    n_relabelings: int
+
+
+def n_relabelings(labels: np.ndarray) -> int:
+    counts = np.bincount(labels)
+    out = math.factorial(labels.size)
+    for c in counts:
+        out //= math.factorial(int(c))
+    return out
+
+
+def enumerate_relabelings(labels: np.ndarray) -> np.ndarray:
+    """Every distinct assignment of the multiset ``labels`` to positions, one per row."""
+    n = labels.size
+    levels, counts = np.unique(labels, return_counts=True)
+    rows: list[np.ndarray] = []
+
+    def rec(avail: tuple[int, ...], k: int, current: np.ndarray) -> None:
+        if k == len(levels) - 1:
+            done = current.copy()
+            done[list(avail)] = levels[k]
+            rows.append(done)
+            return
+        for chosen in itertools.combinations(avail, int(counts[k])):
+            nxt = current.copy()
+            nxt[list(chosen)] = levels[k]
+            rest = tuple(i for i in avail if i not in set(chosen))
+            rec(rest, k + 1, nxt)
+
+    rec(tuple(range(n)), 0, np.empty(n, dtype=labels.dtype))
+    return np.array(rows)
+
+
+def _site_gls_blocks(design: Design, reml: bool) -> tuple[np.ndarray, list[int]]:
+    """Per-site ``[D y]' H_j^-1 [D y]`` for the null design ``D`` at the null model's ratios."""
+    D, keep = null_design(design)
+    stats = block_stats(D, design.y, design.site, design.participant)
+    opt = optimize_psi(stats, reml)
+    psi_s, psi_p = opt.psi
+    A = np.column_stack([D, design.y])
+    n = A.shape[0]
+    site, part = design.site, design.participant
+    site_starts = np.flatnonzero(np.r_[True, site[1:] != site[:-1]])
+    AtA = np.add.reduceat(np.einsum("ni,nj->nij", A, A), site_starts, axis=0)
+    p_starts = np.flatnonzero(np.r_[True, part[1:] != part[:-1]])
+    S = np.add.reduceat(A, p_starts, axis=0)
+    n_i = np.diff(np.r_[p_starts, n]).astype(float)
+    w = 1.0 / (1.0 + n_i * psi_p)
+    part_site = site[p_starts]
+    ps_starts = np.flatnonzero(np.r_[True, part_site[1:] != part_site[:-1]])
+    SS = np.add.reduceat(np.einsum("i,ia,ib->iab", w, S, S), ps_starts, axis=0)
+    T = np.add.reduceat(w[:, None] * S, ps_starts, axis=0)
+    m = np.add.reduceat(n_i * w, ps_starts)
+    c = psi_s / (1.0 + psi_s * m)
+    C = AtA - psi_p * SS - c[:, None, None] * np.einsum("ja,jb->jab", T, T)
+    return C, keep
+
+
+def _selection(design: Design, keep: list[int]) -> np.ndarray:
+    """``E[g]`` maps null-design columns to full-design columns for a site of group ``g``."""
+    d = len(keep)
+    p = len(design.terms)
+    K = len(design.group_levels)
+    src = {design.terms[k]: i for i, k in enumerate(keep)}
+    E = np.zeros((K, d, p))
+    for g in range(K):
+        g_name = f"{design.group}[T.{design.group_levels[g]}]"
+        for col, (term, kind) in enumerate(zip(design.terms, design.term_kinds, strict=True)):
+            if kind not in ("group", "interaction"):
+                E[g, src[term], col] = 1.0
+            elif kind == "group" and term == g_name:
+                E[g, 0, col] = 1.0
+            elif kind == "interaction" and term.endswith(":" + g_name):
+                E[g, src[term[: -len(g_name) - 1]], col] = 1.0
+    return E
+
+
+def _wald(C: np.ndarray, E: np.ndarray, labels: np.ndarray, idx: list[int]) -> np.ndarray:
+    K = E.shape[0]
+    d = E.shape[1]
+    onehot = (labels[:, :, None] == np.arange(K)[None, None, :]).astype(float)
+    Sk = np.einsum("bjk,jxy->bkxy", onehot, C)
+    XtX = np.einsum("kxp,bkxy,kyr->bpr", E, Sk[:, :, :d, :d], E)
+    Xty = np.einsum("kxp,bkx->bp", E, Sk[:, :, :d, d])
+    inv = np.linalg.inv(XtX)
+    beta = np.einsum("bpr,br->bp", inv, Xty)
+    bI = beta[:, idx]
+    VI = inv[:, idx][:, :, idx]
+    return np.einsum("bi,bi->b", bI, np.linalg.solve(VI, bI[:, :, None])[:, :, 0])
+
+
+def permutation_test(design: Design, *, reml: bool = True, max_exact: int = 10_000,
+                     n_permutations: int = 9_999, seed: int | None = None,
+                     batch: int = 2_000) -> PermutationOutcome:
+    labels = design.site_group.astype(np.int64)
+    if np.bincount(labels).min() < 1:
+        raise AnalysisError("permutation test: every modality needs at least one site")
+    C, keep = _site_gls_blocks(design, reml)
+    E = _selection(design, keep)
+    idx = design.interaction_columns()
+    observed = float(_wald(C, E, labels[None, :], idx)[0])
+    tol = observed * (1.0 - 1e-9) - 1e-12
+    total = n_relabelings(labels)
+    if total <= max_exact:
+        perms = enumerate_relabelings(labels)
+        stats = np.concatenate([_wald(C, E, perms[i:i + batch], idx)
+                                for i in range(0, len(perms), batch)])
+        p = float(np.mean(stats >= tol))
+        top = stats.max()
+        min_p = float(np.mean(stats >= top * (1.0 - 1e-9) - 1e-12))
+        return PermutationOutcome(observed, p, int(len(perms)), True, min_p, total)
+    if n_permutations < 1:
+        raise AnalysisError(
+            f"permutations must be a positive number of random relabelings; received "
+            f"{n_permutations}"
+        )
+    rng = np.random.default_rng(seed)
+    count = 0
+    done = 0
+    while done < n_permutations:
+        size = min(batch, n_permutations - done)
+        perms = rng.permuted(np.tile(labels, (size, 1)), axis=1)
+        count += int(np.sum(_wald(C, E, perms, idx) >= tol))
+        done += size
+    p = (1.0 + count) / (n_permutations + 1.0)
+    return PermutationOutcome(observed, p, int(n_permutations), False,
+                              1.0 / (n_permutations + 1.0), total)
