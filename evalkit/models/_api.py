@@ -499,7 +499,30 @@ def summarize(
     conf_level: float = 0.95,
     alpha: float = 0.05,
 ) -> ModalityModelResult:
-    """Tidy tables of a fitted modality model (see :func:`modality_model`)."""
+    """Tidy tables of a fitted modality model.
+
+    Parameters
+    ----------
+    fit : ModalityModelFit
+        From :func:`fit_modality_model`.
+    df_method, changes, permutations, max_exact, seed, robust, conf_level, alpha
+        As in :func:`modality_model`.
+
+    Returns
+    -------
+    ModalityModelResult
+        Frozen dataclass of tidy DataFrames (see its attributes for the columns).
+
+    Examples
+    --------
+    >>> from evalkit.models._toy import toy_collaborative
+    >>> fit = fit_modality_model(toy_collaborative(), outcome="score", time="wave",
+    ...     time_order=["baseline", "midline", "endline"], group="modality",
+    ...     cluster="site", subject="participant")
+    >>> res = summarize(fit, permutations=None, robust=False)
+    >>> res.emmeans.shape
+    (9, 7)
+    """
     d = fit.design
     sat = fit.satterthwaite
     if df_method == "kenward-roger":

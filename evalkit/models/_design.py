@@ -101,8 +101,10 @@ class Design:
         return row
 
 
-def _as_labels(series: pd.Series) -> pd.Series:
-    return series.astype(str)
+def _codes(series: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer codes of a label column and its distinct labels as strings."""
+    codes, uniques = pd.factorize(series)
+    return codes, [str(u) for u in uniques]
 
 
 def build_design(
@@ -159,40 +161,42 @@ def build_design(
         raise AnalysisError(
             f"outcome column '{outcome}' must be numeric; received value {bad!r}"
         )
-    t_lab = _as_labels(frame[time])
-    unknown = sorted(set(t_lab) - set(time_order))
+    t_raw, t_uni = _codes(frame[time])
+    unknown = sorted(set(t_uni) - set(time_order))
     if unknown:
         raise AnalysisError(
             f"time level(s) {unknown} of column '{time}' are not in time_order "
             f"{list(time_order)}"
         )
-    absent = [t for t in time_order if t not in set(t_lab)]
+    absent = [t for t in time_order if t not in set(t_uni)]
     if absent:
         raise AnalysisError(
             f"time level(s) {absent} from time_order not found in column '{time}'; levels "
-            f"are {sorted(set(t_lab))}"
+            f"are {sorted(set(t_uni))}"
         )
-    g_lab = _as_labels(frame[group])
-    group_levels = tuple(sorted(set(g_lab)))
+    g_raw, g_uni = _codes(frame[group])
+    group_levels = tuple(sorted(set(g_uni)))
     if len(group_levels) < 2:
         raise AnalysisError(
             f"column '{group}' must have at least two modalities; received {list(group_levels)}"
         )
-    s_lab = _as_labels(frame[cluster])
-    p_lab = _as_labels(frame[subject])
-
-    per_site = pd.DataFrame({"s": s_lab, "g": g_lab}).groupby("s")["g"].nunique()
-    mixed = per_site[per_site > 1]
-    if len(mixed):
+    t_code = np.array([time_order.index(u) for u in t_uni], dtype=np.int64)[t_raw]
+    g_code = np.array([group_levels.index(u) for u in g_uni], dtype=np.int64)[g_raw]
+    site_codes, site_names = pd.factorize(frame[cluster], sort=True)
+    site_names = [str(x) for x in site_names]
+    n_groups = len(group_levels)
+    pairs = np.unique(site_codes.astype(np.int64) * n_groups + g_code)
+    per_site = np.bincount(pairs // n_groups, minlength=len(site_names))
+    if np.any(per_site > 1):
+        bad = int(np.argmax(per_site > 1))
         raise AnalysisError(
-            f"each {cluster} must receive one {group}; {cluster} {mixed.index[0]!r} has "
-            f"{int(mixed.iloc[0])} different levels of '{group}'"
+            f"each {cluster} must receive one {group}; {cluster} {site_names[bad]!r} has "
+            f"{int(per_site[bad])} different levels of '{group}'"
         )
-    if per_site.size < 2:
+    if len(site_names) < 2:
         raise AnalysisError(f"column '{cluster}' must have at least two sites; received 1")
 
-    site_codes, site_names = pd.factorize(s_lab, sort=True)
-    p_codes, p_names = pd.factorize(p_lab)
+    p_codes, p_names = pd.factorize(frame[subject])
     key = site_codes.astype(np.int64) * max(len(p_names), 1) + p_codes
     order = np.argsort(key, kind="stable")
     key = key[order]
@@ -204,11 +208,8 @@ def build_design(
             f"{len(participant)} rows; the participant random effect needs repeated "
             "observations of at least some participants"
         )
-
-    t_index = {t: i for i, t in enumerate(time_order)}
-    g_index = {g: i for i, g in enumerate(group_levels)}
-    t_code = t_lab.map(t_index).to_numpy(dtype=np.int64)[order]
-    g_code = g_lab.map(g_index).to_numpy(dtype=np.int64)[order]
+    t_code = t_code[order]
+    g_code = g_code[order]
     n = len(order)
 
     columns: list[np.ndarray] = [np.ones(n)]
@@ -224,8 +225,9 @@ def build_design(
     for cov in covariates:
         values = frame[cov]
         if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
-            labels = _as_labels(values).to_numpy()[order]
-            levels = sorted(set(labels))
+            raw, uni = _codes(values)
+            labels = np.array(uni, dtype=object)[raw][order]
+            levels = sorted(set(uni))
             if len(levels) < 2:
                 raise AnalysisError(
                     f"covariate '{cov}' has a single level {levels}; it cannot be estimated"
@@ -285,7 +287,7 @@ def build_design(
         site=site_codes.astype(np.int64),
         participant=participant.astype(np.int64),
         time_code=t_code,
-        site_names=tuple(str(s) for s in site_names),
+        site_names=tuple(site_names),
         site_group=g_code[first_row],
         covariate_reference=reference,
         n_dropped=int(n_dropped),
