@@ -631,7 +631,7 @@ def _notes(fit: ModalityModelFit, contrasts: pd.DataFrame, interaction: pd.DataF
            perm: pd.DataFrame, rob: pd.DataFrame, alpha: float) -> list[str]:
     d = fit.design
     notes: list[str] = []
-    model_p = float(interaction.loc[0, "p"])
+    model_p = float(interaction["p"].to_numpy()[0])
     per_group = np.bincount(d.site_group, minlength=len(d.group_levels))
     if len(perm):
         row = perm.iloc[0]
@@ -643,30 +643,33 @@ def _notes(fit: ModalityModelFit, contrasts: pd.DataFrame, interaction: pd.DataF
                 f"The model's joint test of differences in change between modalities gives "
                 f"{_fmt_p(model_p)}, but the site-level randomization test ({kind} "
                 f"reassignments of modalities to the {d.n_sites} {d.cluster}s) gives "
-                f"{_fmt_p(perm_p)}. They disagree at the {alpha:g} level: the model treats "
-                "participants as the main source of information, the randomization test only "
-                f"the {d.cluster}s, of which there are few. Report the difference cautiously.")
+                f"{_fmt_p(perm_p)}. They disagree at the {alpha:g} level: the model draws on "
+                "the variation between participants as well as between sites, the "
+                f"randomization test only on the differences between the {d.n_sites} "
+                f"{d.cluster}s. Report the difference cautiously.")
         if min_p >= alpha:
             notes.append(
                 f"With {d.n_sites} {d.cluster}s ({', '.join(map(str, per_group))} per modality) "
                 f"the smallest p-value the randomization test can give is {min_p:.3g}, so it "
                 f"cannot reach {alpha:g} whatever the data.")
     if len(rob):
-        rc = rob[rob["kind"] == "change_contrast"].reset_index(drop=True)
-        for i, row in contrasts.reset_index(drop=True).iterrows():
-            rp = float(rc.loc[i, "p"])
-            mp = float(row["p"])
+        rc = rob[rob["kind"] == "change_contrast"]
+        robust_p = rc["p"].to_numpy(dtype=float)
+        robust_df = rc["df"].to_numpy(dtype=float)
+        for i, rec in enumerate(contrasts.to_dict(orient="records")):
+            rp = float(robust_p[i])
+            mp = float(rec["p"])
             if (mp < alpha) != (rp < alpha):
                 notes.append(
-                    f"For the change from {row['from']} to {row['to']}, {row['a']} vs "
-                    f"{row['b']}: the model gives {_fmt_p(mp)}, the cluster-robust (CR2) test "
-                    f"gives {_fmt_p(rp)} with {float(rc.loc[i, 'df']):.1f} df. They disagree "
+                    f"For the change from {rec['from']} to {rec['to']}, {rec['a']} vs "
+                    f"{rec['b']}: the model gives {_fmt_p(mp)}, the cluster-robust (CR2) test "
+                    f"gives {_fmt_p(rp)} with {robust_df[i]:.1f} df. They disagree "
                     f"at the {alpha:g} level; the robust test relies only on variation between "
                     f"{d.cluster}s.")
-        if float(rc["df"].min()) < 4.0:
+        if robust_df.size and float(robust_df.min()) < 4.0:
             notes.append(
                 f"Some cluster-robust tests have fewer than 4 degrees of freedom (the fewest "
-                f"is {float(rc['df'].min()):.1f}), where CR2 p-values are unreliable; with few "
+                f"is {float(robust_df.min()):.1f}), where CR2 p-values are unreliable; with few "
                 f"{d.cluster}s per modality rely on the randomization test instead.")
     return notes
 
@@ -697,7 +700,7 @@ def to_json(result: ModalityModelResult) -> dict[str, Any]:
     def rows(frame: pd.DataFrame, cols: list[str]) -> list[dict[str, Any]]:
         out = []
         for rec in frame[cols].to_dict(orient="records"):
-            out.append({k: (float(v) if isinstance(v, (float, np.floating)) else
+            out.append({str(k): (float(v) if isinstance(v, (float, np.floating)) else
                             int(v) if isinstance(v, (np.integer,)) else v)
                         for k, v in rec.items()})
         return out

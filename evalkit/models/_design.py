@@ -124,9 +124,9 @@ def build_design(
     covariates = tuple(covariates)
     roles = {"outcome": outcome, "time": time, "group": group, "cluster": cluster,
              "subject": subject}
-    for role, col in roles.items():
-        if not isinstance(col, str):
-            raise AnalysisError(f"{role} must be a column name (str); received {col!r}")
+    for role, given in roles.items():
+        if not isinstance(given, str):
+            raise AnalysisError(f"{role} must be a column name (str); received {given!r}")
     names = [outcome, time, group, cluster, subject, *covariates]
     if len(set(names)) != len(names):
         raise AnalysisError(
@@ -182,8 +182,8 @@ def build_design(
         )
     t_code = np.array([time_order.index(u) for u in t_uni], dtype=np.int64)[t_raw]
     g_code = np.array([group_levels.index(u) for u in g_uni], dtype=np.int64)[g_raw]
-    site_codes, site_names = pd.factorize(frame[cluster], sort=True)
-    site_names = [str(x) for x in site_names]
+    site_codes, site_uniques = pd.factorize(frame[cluster], sort=True)
+    site_names = [str(x) for x in site_uniques]
     n_groups = len(group_levels)
     pairs = np.unique(site_codes.astype(np.int64) * n_groups + g_code)
     per_site = np.bincount(pairs // n_groups, minlength=len(site_names))
@@ -252,13 +252,11 @@ def build_design(
                                 * (len(group_levels) - 1))
              + ["interaction"] * ((len(time_order) - 1) * (len(group_levels) - 1)))
 
-    cells = pd.crosstab(t_code, g_code).reindex(
-        index=range(len(time_order)), columns=range(len(group_levels)), fill_value=0
-    )
-    empty = [(time_order[i], group_levels[j]) for i in cells.index for j in cells.columns
-             if cells.loc[i, j] == 0]
-    if empty:
-        t, g = empty[0]
+    n_cells = len(time_order) * n_groups
+    counts = np.bincount(t_code * n_groups + g_code, minlength=n_cells)
+    empty = np.flatnonzero(counts == 0)
+    if empty.size:
+        t, g = time_order[empty[0] // n_groups], group_levels[empty[0] % n_groups]
         raise AnalysisError(
             f"no observations for {time} '{t}' x {group} '{g}'; every wave x modality cell "
             "needs data"
