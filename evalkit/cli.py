@@ -1,0 +1,170 @@
+"""The ``evalkit`` command line: a thin layer over the library.
+
+Every command catches :class:`~evalkit.errors.EvalkitError`, prints its one-line message
+(no traceback) and exits with status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from evalkit.errors import EvalkitError
+
+app = typer.Typer(
+    name="evalkit",
+    help="Evaluate a learning collaborative: surveys in, scored and compared results out, "
+         "reports published.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str) -> None:
+    err.print(f"error: {message}", markup=False, soft_wrap=True)
+    raise typer.Exit(code=1)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except EvalkitError as exc:
+        _fail(str(exc))
+
+
+def _progress() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                    TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                    console=console, transient=False)
+
+
+ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="Project folder or its "
+                                          "evalkit.yml.")]
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder for the new project.")],
+    force: Annotated[bool, typer.Option(help="Overwrite an existing evalkit.yml.")] = False,
+) -> None:
+    """Create a new evaluation project: config, instruments, plan, reports.
+
+    Example: evalkit init my-evaluation
+    """
+    from evalkit.project import create_project
+
+    with _errors():
+        cfg = create_project(directory, force=force)
+    console.print(f"Created project '{cfg.collaborative.name}' in {directory}")
+    console.print("Next: edit evalkit.yml (sites, modalities, waves), then run "
+                  f"`evalkit status -p {directory}`.", markup=False)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the demo project.")] = Path(
+        "demo"),
+    seed: Annotated[int, typer.Option(help="Seed of the demo generator.")] = 2026,
+    engine: Annotated[str, typer.Option(help="Renderer: auto, quarto or fallback.")] = "auto",
+) -> None:
+    """Run the whole pipeline on a generated demo collaborative.
+
+    Example: evalkit demo --out demo
+    """
+    from evalkit.pipeline import run_demo
+
+    with _errors():
+        started = time.perf_counter()
+        with _progress() as progress:
+            outcome = run_demo(out, seed=seed, engine=engine, progress=progress)
+        took = time.perf_counter() - started
+    for note in outcome.notes:
+        console.print(note, markup=False)
+    console.print(f"Ingested {outcome.ingest_line}", markup=False)
+    console.print(f"Results: {outcome.results_dir}", markup=False)
+    console.print("Reports:", markup=False)
+    for path in outcome.reports:
+        console.print(f"  {path}", markup=False)
+    console.print(f"Done in {took:.1f} s.", markup=False)
+
+
+@app.command()
+def status(project: ProjectOpt = Path(".")) -> None:
+    """Check the configuration and show what the store holds.
+
+    Example: evalkit status -p my-evaluation
+    """
+    from evalkit.pipeline import store_status
+
+    with _errors():
+        cfg, counts = store_status(project)
+    console.print(f"{cfg.collaborative.name}: {len(cfg.sites)} sites, "
+                  f"{len(cfg.modalities)} modalities, waves {', '.join(cfg.wave_ids)}",
+                  markup=False)
+    if counts.empty:
+        console.print(f"Store {cfg.store_path} is empty.", markup=False)
+        return
+    table = Table("instrument", "wave", "responses", title=f"Store {cfg.store_path}")
+    for row in counts.itertuples(index=False):
+        table.add_row(str(row.instrument), str(row.wave), str(row.responses))
+    console.print(table)
+
+
+@app.command()
+def analyze(project: ProjectOpt = Path(".")) -> None:
+    """Run the analysis plan on the store and write results/.
+
+    Example: evalkit analyze -p my-evaluation
+    """
+    from evalkit.pipeline import analyze_project
+
+    with _errors(), _progress() as progress:
+        manifest = analyze_project(project, progress=progress)
+    console.print(f"Results written: {manifest.parent}", markup=False)
+
+
+@app.command()
+def report(
+    project: ProjectOpt = Path("."),
+    engine: Annotated[str, typer.Option(help="Renderer: auto, quarto or fallback.")] = "auto",
+    site: Annotated[list[str] | None, typer.Option(help="Only these site ids (repeatable).")
+                    ] = None,
+) -> None:
+    """Render the cross-site and per-site reports from results/.
+
+    Example: evalkit report -p my-evaluation --site S01
+    """
+    from evalkit.pipeline import render_project
+
+    with _errors(), _progress() as progress:
+        note, outputs = render_project(project, engine=engine, sites=site, progress=progress)
+    console.print(note, markup=False)
+    for path in outputs:
+        console.print(f"  {path}", markup=False)
+
+
+def _print_json(obj: Any) -> None:
+    typer.echo(json.dumps(obj, indent=2, default=str))
+
+
+def main() -> None:  # pragma: no cover - entry point
+    app()
+
+
+

@@ -1,0 +1,183 @@
+"""Project-level steps the CLI runs: status, analyze, report and the end-to-end demo.
+
+Each function takes a project folder (or its ``evalkit.yml``), wires the library steps in
+the one direction data flows (sources -> store -> scoring -> analyses -> results ->
+reports) and returns what it made. Progress goes to an optional ``rich`` progress object.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from evalkit.config import ProjectConfig, load_config
+from evalkit.errors import ConfigError
+from evalkit.instruments import Instrument, load_instrument
+
+__all__ = ["DemoOutcome", "store_status", "analyze_project", "render_project", "run_demo",
+           "project_instruments"]
+
+
+class _NoProgress:
+    def add_task(self, description: str, total: float | None = None) -> int:
+        return 0
+
+    def advance(self, task: int, advance: float = 1) -> None:
+        return None
+
+    def update(self, task: int, **kwargs: object) -> None:
+        return None
+
+
+def project_instruments(config: ProjectConfig) -> dict[str, Instrument]:
+    """The instruments the configuration names, loaded and checked against their ids."""
+    out = {}
+    for key, use in config.instruments.items():
+        path = config.path(use.file)
+        if not path.exists():
+            raise ConfigError(f"{config.root / 'evalkit.yml'}: instruments.{key}.file: "
+                              f"{use.file!r} does not exist")
+        inst = load_instrument(path)
+        if inst.id != key:
+            raise ConfigError(f"{config.root / 'evalkit.yml'}: instruments.{key}: the file "
+                              f"{use.file!r} defines instrument {inst.id!r}, not {key!r}")
+        out[key] = inst
+    return out
+
+
+def store_status(project: str | Path) -> tuple[ProjectConfig, pd.DataFrame]:
+    """Validate the configuration and count the stored responses per instrument and wave."""
+    from evalkit.store import read_table
+
+    cfg = load_config(project)
+    project_instruments(cfg)
+    if not cfg.store_path.exists():
+        return cfg, pd.DataFrame(columns=["instrument", "wave", "responses"])
+    counts = read_table(cfg.store_path, "SELECT instrument, wave, count(*) AS responses "
+                        "FROM responses GROUP BY ALL ORDER BY instrument, wave")
+    return cfg, counts
+
+
+def analyze_project(project: str | Path, *, progress: object | None = None) -> Path:
+    """Run the project's analysis plan on its store and write the results folder.
+
+    Returns
+    -------
+    pathlib.Path
+        The results manifest.
+    """
+    from evalkit.plan import check_plan, load_plan
+    from evalkit.results import write_results
+    from evalkit.runner import run_plan
+
+    progress = progress or _NoProgress()
+    cfg = load_config(project)
+    instruments = project_instruments(cfg)
+    plan_path = cfg.path(cfg.plan)
+    plan = load_plan(plan_path)
+    check_plan(plan, cfg, instruments, source=plan_path)
+    if not cfg.store_path.exists():
+        raise ConfigError(f"{cfg.store_path}: the store does not exist yet; ingest data first")
+    tables, data_hash = run_plan(cfg, plan, instruments, progress=progress)
+    extra = {
+        "collaborative": cfg.collaborative.name,
+        "period": cfg.collaborative.period.model_dump(mode="json"),
+        "suppression_threshold": cfg.reports.suppression_threshold,
+        "waves": [w.model_dump(mode="json") for w in cfg.waves],
+        "modalities": [m.model_dump(mode="json") for m in cfg.modalities],
+    }
+    return write_results(tables, cfg.results_path, plan=plan.model_dump(mode="json"),
+                         data_hash=data_hash, extra=extra)
+
+
+def render_project(project: str | Path, *, engine: str = "auto",
+                   sites: Sequence[str] | None = None, progress: object | None = None,
+                   ) -> tuple[str, list[Path]]:
+    """Render the cross-site report and the site reports from the results folder.
+
+    Returns
+    -------
+    (note, outputs)
+        A one-line note saying which renderer ran, and the files written.
+    """
+    from evalkit.reporting import read_results, render_reports, report_jobs
+    from evalkit.reporting._render import quarto_available
+
+    progress = progress or _NoProgress()
+    cfg = load_config(project)
+    read_results(cfg.results_path)  # fail early and clearly when analyze has not run
+    chosen = [(s.id, s.name) for s in cfg.sites if not sites or s.id in sites]
+    unknown = sorted(set(sites or ()) - {s.id for s in cfg.sites})
+    if unknown:
+        raise ConfigError(f"--site: unknown site id(s) {unknown}; sites are "
+                          f"{[s.id for s in cfg.sites]}")
+    jobs = report_jobs(cfg.root / "reports", cfg.results_path, chosen)
+    if sites:
+        jobs = jobs[1:]
+    quarto = quarto_available()
+    use_quarto = engine == "quarto" or (engine == "auto" and quarto is not None)
+    if engine not in ("auto", "quarto", "fallback"):
+        raise ConfigError(f"--engine: expected auto, quarto or fallback; got {engine!r}")
+    note = (f"Rendering with Quarto ({quarto})." if use_quarto else
+            "Quarto CLI not found on PATH: rendering the same .qmd files with a Jupyter "
+            "kernel and pandoc.")
+    task = progress.add_task("Rendering reports", total=len(jobs))
+    outputs = render_reports(jobs, output_dir=cfg.output_path, engine=engine,
+                             project_dir=cfg.root,
+                             on_done=lambda job: progress.advance(task))
+    return note, outputs
+
+
+@dataclass(frozen=True)
+class DemoOutcome:
+    """What ``evalkit demo`` made."""
+
+    project: Path
+    ingest_line: str
+    results_dir: Path
+    reports: tuple[Path, ...]
+    notes: tuple[str, ...]
+
+
+def run_demo(out: str | Path, *, seed: int = 2026, engine: str = "auto",
+             progress: object | None = None) -> DemoOutcome:
+    """Create the demo project in ``out`` and run generate -> ingest -> analyze -> report.
+
+    Safe to re-run on the same folder: the configuration and shipped files are rewritten,
+    the same generated data is recognised by its hash and not ingested twice, and results
+    and reports are replaced.
+    """
+    from evalkit.demo import demo_config, generate
+    from evalkit.project import create_project
+    from evalkit.store import ingest
+
+    progress = progress or _NoProgress()
+    out = Path(out)
+    task = progress.add_task("Generating the demo collaborative", total=1)
+    demo = generate(seed=seed)
+    cfg = create_project(out, config=demo_config(demo), force=True)
+    data_dir = out / "data"
+    data_dir.mkdir(exist_ok=True)
+    (data_dir / "demo_truth.json").write_text(json.dumps(demo.truth, indent=2) + "\n")
+    progress.advance(task)
+    task = progress.add_task("Ingesting into DuckDB", total=1)
+    instruments = project_instruments(cfg)
+    summary = ingest(cfg.store_path, demo.batch, source=f"demo:seed={seed}", kind="demo",
+                     personal_items={k: v.personal_items for k, v in instruments.items()},
+                     detail={"generator": "evalkit.demo.generate", "seed": seed})
+    progress.advance(task)
+    if summary.skipped:
+        line = (f"nothing new into {cfg.store_path}: this demo data was ingested before "
+                f"({summary.unchanged} responses unchanged)")
+    else:
+        line = (f"{summary.inserted} new and {summary.updated} updated responses "
+                f"({summary.answers_written} answers) into {cfg.store_path}; "
+                f"{summary.personal_items_dropped} personal answers dropped")
+    manifest = analyze_project(out, progress=progress)
+    note, outputs = render_project(out, engine=engine, progress=progress)
+    return DemoOutcome(project=out, ingest_line=line, results_dir=manifest.parent,
+                       reports=tuple(outputs), notes=(note,))

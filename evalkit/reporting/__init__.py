@@ -1,0 +1,43 @@
+"""Reporting: read results, format them, and render the Quarto report documents.
+
+Reports read the machine-readable results written by ``evalkit analyze`` and never
+recompute a statistic. Rendering uses the Quarto CLI when it is on PATH and otherwise
+executes the same ``.qmd`` files' Python cells in a Jupyter kernel and converts them with
+pandoc.
+
+Examples
+--------
+>>> from evalkit.reporting import format_p
+>>> format_p(0.0004)
+'<0.001'
+"""
+
+from __future__ import annotations
+
+from evalkit.reporting._format import (
+    format_ci,
+    format_number,
+    format_p,
+    html_table,
+    markdown_table,
+    suppress_small,
+)
+from evalkit.reporting._reports import ReportJob, render_reports, report_jobs
+from evalkit.results import Results, read_results
+
+load_results = read_results
+
+__all__ = [
+    "Results",
+    "ReportJob",
+    "load_results",
+    "read_results",
+    "report_jobs",
+    "render_reports",
+    "suppress_small",
+    "format_p",
+    "format_number",
+    "format_ci",
+    "html_table",
+    "markdown_table",
+]

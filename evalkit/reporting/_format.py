@@ -1,0 +1,138 @@
+"""Formatting helpers the report documents use: suppression, numbers, tables.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from evalkit.reporting import suppress_small
+>>> df = pd.DataFrame({"site": ["A", "B"], "n": [25, 4], "mean": [3.2, 4.1]})
+>>> suppress_small(df, count_columns=["n"], threshold=11)
+  site    n mean
+0    A   25  3.2
+1    B  <11    —
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+
+__all__ = ["suppress_small", "format_p", "format_number", "format_ci", "html_table",
+           "markdown_table"]
+
+SUPPRESSED = "—"
+
+
+def suppress_small(data: pd.DataFrame, *, count_columns: Sequence[str], threshold: int,
+                   value_columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Hide counts below ``threshold`` (shown as ``<threshold``) and the values they carry.
+
+    A row with any count column below the threshold keeps its labels but shows ``<11`` in
+    the count and a dash in every value column (default: every other numeric column).
+    Counts of zero are not sensitive and stay visible.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with object columns, ready to display (not to compute with).
+    """
+    out = data.copy().astype("object")
+    if value_columns is None:
+        value_columns = [c for c in data.columns
+                         if c not in count_columns and pd.api.types.is_numeric_dtype(data[c])]
+    small = pd.Series(False, index=data.index)
+    for c in count_columns:
+        n = pd.to_numeric(data[c], errors="coerce")
+        hit = (n > 0) & (n < threshold)
+        small |= hit
+        out.loc[hit, c] = f"<{threshold}"
+    for c in value_columns:
+        out.loc[small, c] = SUPPRESSED
+    return out
+
+
+def format_p(p: float | None) -> str:
+    """A p-value as readers expect it: ``<0.001``, else three decimals.
+
+    >>> format_p(0.00004), format_p(0.0432), format_p(float("nan"))
+    ('<0.001', '0.043', '—')
+    """
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return SUPPRESSED
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def format_number(x: float | None, digits: int = 2) -> str:
+    """A number with fixed decimals; missing as a dash.
+
+    >>> format_number(0.456), format_number(None)
+    ('0.46', '—')
+    """
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return SUPPRESSED
+    if isinstance(x, str):
+        return x
+    return f"{x:.{digits}f}"
+
+
+def format_ci(low: float | None, high: float | None, digits: int = 2) -> str:
+    """A confidence interval as ``[low, high]``.
+
+    >>> format_ci(0.1234, 0.5)
+    '[0.12, 0.50]'
+    """
+    if low is None or high is None or any(
+            isinstance(v, float) and math.isnan(v) for v in (low, high)):
+        return SUPPRESSED
+    return f"[{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def html_table(data: pd.DataFrame, *, caption: str | None = None) -> str:
+    """A plain, accessible HTML table (header cells with scope, optional caption).
+
+    >>> print(html_table(pd.DataFrame({"a": [1]}), caption="Toy"))  # doctest: +ELLIPSIS
+    <table class="evalkit-table">
+    <caption>Toy</caption>
+    ...
+    """
+    head = "".join(f'<th scope="col">{html.escape(str(c))}</th>' for c in data.columns)
+    rows = []
+    for rec in data.itertuples(index=False):
+        cells = "".join(f"<td>{html.escape(_cell(v))}</td>" for v in rec)
+        rows.append(f"<tr>{cells}</tr>")
+    cap = f"<caption>{html.escape(caption)}</caption>\n" if caption else ""
+    return (f'<table class="evalkit-table">\n{cap}<thead><tr>{head}</tr></thead>\n'
+            f"<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>")
+
+
+def _cell(v: object) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return SUPPRESSED
+    if isinstance(v, float):
+        return f"{v:.2f}"
+    return str(v)
+
+
+def markdown_table(data: pd.DataFrame, *, caption: str | None = None) -> str:
+    """A pipe table (for ``output: asis`` cells), with an optional Pandoc caption.
+
+    >>> print(markdown_table(pd.DataFrame({"site": ["A"], "n": [25]})), end="")
+    | site | n  |
+    |:-----|---:|
+    | A    | 25 |
+    """
+    cols = [str(c) for c in data.columns]
+    right = [pd.api.types.is_numeric_dtype(data[c]) for c in data.columns]
+    body = [[_cell(v).replace("|", "\\|") for v in rec] for rec in data.itertuples(index=False)]
+    widths = [max([len(c)] + [len(r[i]) for r in body]) for i, c in enumerate(cols)]
+    head = "| " + " | ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)) + " |"
+    rule = "|" + "|".join((("-" * (w + 1) + ":") if r else (":" + "-" * (w + 1)))
+                          for w, r in zip(widths, right, strict=True)) + "|"
+    rows = ["| " + " | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) + " |"
+            for r in body]
+    out = "\n".join([head, rule, *rows])
+    if caption:
+        out += f"\n\n: {caption}"
+    return out + "\n"

@@ -1,0 +1,83 @@
+"""The command line: help for every command, init, and one-line errors."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from evalkit.cli import app
+
+runner = CliRunner()
+
+
+def _commands() -> list[list[str]]:
+    """Every leaf command, as the argument path that reaches it (sub-apps walked)."""
+    import typer.main
+
+    out: list[list[str]] = []
+
+    def walk(group, path: list[str]) -> None:
+        for name, cmd in sorted(group.commands.items()):
+            if hasattr(cmd, "commands"):
+                walk(cmd, [*path, name])
+            else:
+                out.append([*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return out
+
+
+def test_help_lists_every_command_with_a_description():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for name in ("init", "demo", "status", "analyze", "report"):
+        assert re.search(rf"^\s*│?\s*{name}\s+\S", result.output, re.M), name
+
+
+@pytest.mark.parametrize("command", _commands(), ids=" ".join)
+def test_every_command_has_help_with_an_example(command):
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Example" in result.output or "example" in result.output
+
+
+def test_init_creates_a_valid_project(tmp_path):
+    target = tmp_path / "eval"
+    result = runner.invoke(app, ["init", str(target)])
+    assert result.exit_code == 0, result.output
+    assert (target / "evalkit.yml").exists()
+    assert (target / "surveys" / "partnership_self_assessment.yaml").exists()
+    assert (target / "analyses" / "plan.yml").exists()
+    assert (target / "reports" / "site.qmd").exists()
+    status = runner.invoke(app, ["status", "-p", str(target)])
+    assert status.exit_code == 0, status.output
+    assert "3 sites" in status.output and "is empty" in status.output
+
+
+def test_init_refuses_to_overwrite(tmp_path):
+    runner.invoke(app, ["init", str(tmp_path)])
+    result = runner.invoke(app, ["init", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"error: {tmp_path / 'evalkit.yml'}: a project already exists here; choose another "
+        "folder or pass --force")
+
+
+def test_bad_config_is_one_line_per_problem_no_traceback(tmp_path):
+    runner.invoke(app, ["init", str(tmp_path)])
+    cfg = tmp_path / "evalkit.yml"
+    cfg.write_text(cfg.read_text().replace("suppression_threshold: 11",
+                                           "suppression_threshold: few"))
+    result = runner.invoke(app, ["status", "-p", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.output.startswith(f"error: {cfg}: reports.suppression_threshold: ")
+
+
+def test_analyze_without_data_explains(tmp_path):
+    runner.invoke(app, ["init", str(tmp_path)])
+    result = runner.invoke(app, ["analyze", "-p", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "the store does not exist yet; ingest data first" in result.output
