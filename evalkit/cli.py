@@ -167,4 +167,6 @@ def main() -> None:  # pragma: no cover - entry point
     app()
 
 
+from evalkit.cli_network import register as _register_network  # noqa: E402
 
+_register_network(app)
