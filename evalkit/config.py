@@ -29,6 +29,7 @@ __all__ = [
     "Wave",
     "InstrumentUse",
     "ReportSettings",
+    "LimeSurveySettings",
     "ProjectConfig",
     "load_config",
 ]
@@ -100,6 +101,16 @@ class ReportSettings(_Strict):
     output_dir: str = "_output"
 
 
+class LimeSurveySettings(_Strict):
+    """Where the LimeSurvey server is. The password is never in this file: it is read from
+    the environment variable named by ``password_env``."""
+
+    url: str = Field(pattern=r"^https?://")
+    user: str = Field(min_length=1)
+    password_env: str = "EVALKIT_LIMESURVEY_PASSWORD"
+    timeout: float = Field(default=60.0, gt=0)
+
+
 class ProjectConfig(_Strict):
     """A validated ``evalkit.yml``. Paths inside are relative to ``root``."""
 
@@ -112,6 +123,7 @@ class ProjectConfig(_Strict):
     store: str = "evalkit.duckdb"
     plan: str = "analyses/plan.yml"
     reports: ReportSettings = ReportSettings()
+    limesurvey: LimeSurveySettings | None = None
     root: Path = Field(default=Path("."), exclude=True)
 
     @field_validator("sites")

@@ -11,6 +11,9 @@ Examples
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -25,6 +28,8 @@ __all__ = [
     "Item",
     "Scale",
     "Instrument",
+    "Condition",
+    "parse_condition",
     "load_instrument",
     "load_instruments",
 ]
@@ -35,6 +40,60 @@ Respondent = Literal["participant", "organization", "community"]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# Skip conditions ------------------------------------------------------------------------
+_COMPARISON = re.compile(
+    r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*(==|!=|<=|>=|<|>)\s*(-?\d+(?:\.\d+)?)\s*$"
+)
+_OPS = {
+    "==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One comparison of a skip condition: ``item op value`` (e.g. ``language == 3``)."""
+
+    item: str
+    op: str
+    value: float
+
+    def holds(self, answer: float | None) -> bool:
+        """Whether the comparison is true; an unanswered item makes it false."""
+        if answer is None or answer != answer:  # None or NaN
+            return False
+        return bool(_OPS[self.op](float(answer), self.value))
+
+
+def parse_condition(text: str) -> tuple[tuple[Condition, ...], ...]:
+    """Parse a skip condition into alternatives (``or``) of comparisons (``and``).
+
+    The grammar is deliberately small so that every condition can be checked here and
+    translated to LimeSurvey's relevance equations: ``ITEM OP NUMBER`` joined by ``and`` /
+    ``or`` (``and`` binds tighter), with ``OP`` one of ``== != < <= > >=``.
+
+    Examples
+    --------
+    >>> parse_condition("language == 3")
+    ((Condition(item='language', op='==', value=3.0),),)
+    >>> len(parse_condition("Q1 >= 4 and Q2 == 1 or Q3 < 2"))
+    2
+    """
+    alternatives = []
+    for alt in re.split(r"\s+or\s+", text.strip()):
+        parts = []
+        for part in re.split(r"\s+and\s+", alt):
+            m = _COMPARISON.match(part)
+            if not m:
+                raise ValueError(
+                    f"cannot read {part.strip()!r} in skip condition {text!r}; expected "
+                    "ITEM OP NUMBER (OP one of == != < <= > >=) joined by 'and' / 'or'"
+                )
+            parts.append(Condition(m.group(1), m.group(2), float(m.group(3))))
+        alternatives.append(tuple(parts))
+    return tuple(alternatives)
 
 
 class ResponseScale(_Strict):
@@ -96,7 +155,7 @@ class Instrument(_Strict):
                 raise ValueError(f"items[{idx}].code: duplicate item code {c!r}")
             seen.add(c)
         for idx, item in enumerate(self.items):
-            if item.type == "likert":
+            if item.type in ("likert", "rating_grid"):
                 if item.response_scale not in self.response_scales:
                     raise ValueError(
                         f"items[{idx}] ({item.code}).response_scale: expected one of "
@@ -105,6 +164,9 @@ class Instrument(_Strict):
             if item.type in ("single", "multiple") and not item.options:
                 raise ValueError(f"items[{idx}] ({item.code}).options: required for {item.type}")
         by_code = {i.code: i for i in self.items}
+        for idx, item in enumerate(self.items):
+            if item.shown_if is not None:
+                self._check_condition(idx, item, by_code, codes[:idx])
         for sidx, scale in enumerate(self.scales):
             for code in scale.items:
                 if code not in by_code:
@@ -122,6 +184,50 @@ class Instrument(_Strict):
                     f"its {len(scale.items)} items"
                 )
         return self
+
+    def _check_condition(self, idx: int, item: Item, by_code: Mapping[str, Item],
+                         earlier: list[str]) -> None:
+        where = f"items[{idx}] ({item.code}).shown_if"
+        try:
+            alternatives = parse_condition(item.shown_if or "")
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+        for cond in (c for alt in alternatives for c in alt):
+            if cond.item not in by_code:
+                raise ValueError(f"{where}: {cond.item!r} is not an item code")
+            if cond.item not in earlier:
+                raise ValueError(
+                    f"{where}: {cond.item!r} must come before {item.code!r} in the items"
+                )
+            ref = by_code[cond.item]
+            if ref.type not in ("likert", "single", "numeric"):
+                raise ValueError(
+                    f"{where}: {cond.item!r} is a {ref.type} item; conditions can only test "
+                    "likert, single or numeric items"
+                )
+            allowed = self.answer_codes(ref.code)
+            if cond.op in ("==", "!=") and allowed is not None and cond.value not in allowed:
+                raise ValueError(
+                    f"{where}: {cond.value:g} is not a code of {cond.item!r}; codes are "
+                    f"{sorted(allowed)}"
+                )
+
+    def answer_codes(self, code: str) -> dict[int, str] | None:
+        """Codes and labels of a closed item (Likert scale or options); None otherwise."""
+        item = self.item(code)
+        if item.type in ("likert", "rating_grid") and item.response_scale:
+            return dict(self.response_scales[item.response_scale].codes)
+        if item.options:
+            return dict(item.options)
+        return None
+
+    def is_shown(self, code: str, answers: Mapping[str, float | None]) -> bool:
+        """Whether item ``code`` is asked, given the numeric answers to earlier items."""
+        item = self.item(code)
+        if item.shown_if is None:
+            return True
+        return any(all(c.holds(answers.get(c.item)) for c in alt)
+                   for alt in parse_condition(item.shown_if))
 
     def item(self, code: str) -> Item:
         for i in self.items:

@@ -1,0 +1,79 @@
+"""Response rates by site, wave and instrument."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from evalkit.config import ProjectConfig
+from evalkit.instruments import load_instrument
+from evalkit.sources._mapping import MAPPING_FILE, load_deployments
+from evalkit.store import read_table
+
+__all__ = ["response_rates"]
+
+
+def response_rates(config: ProjectConfig) -> pd.DataFrame:
+    """Complete responses against the people expected to answer, per site, wave, instrument.
+
+    ``expected`` is the number of participants registered in the wave's LimeSurvey survey
+    (``limesurvey.yml``, kept by ``evalkit participants add``); without such a record, the
+    store's participants (participant instruments) or organizations (organization
+    instruments) of the site. Community surveys are open, so they have no denominator.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``site, wave, instrument, expected, responded, rate``: one row per configured site,
+        wave the instrument is used at, and instrument; ``expected`` and ``rate`` are missing
+        where there is no denominator; ``rate`` = responded / expected.
+
+    Examples
+    --------
+    >>> from evalkit._assets import asset_path
+    >>> from evalkit.config import load_config
+    >>> cfg = load_config(asset_path("templates") / "evalkit.yml")
+    >>> rates = response_rates(cfg)
+    >>> list(rates.columns)
+    ['site', 'wave', 'instrument', 'expected', 'responded', 'rate']
+    """
+    respondent = {}
+    for name, use in config.instruments.items():
+        path = config.path(use.file)
+        respondent[name] = load_instrument(path).respondent if path.exists() else None
+    rows = [{"site": s.id, "wave": w, "instrument": name}
+            for name, use in config.instruments.items() for w in use.waves
+            for s in config.sites]
+    out = pd.DataFrame(rows, columns=["site", "wave", "instrument"])
+    responded = pd.DataFrame(columns=["site", "wave", "instrument", "responded"])
+    people = pd.DataFrame(columns=["site", "n"])
+    orgs = pd.DataFrame(columns=["site", "n"])
+    if config.store_path.exists():
+        responded = read_table(config.store_path, (
+            "SELECT site_id AS site, wave, instrument, count(*) AS responded FROM responses "
+            "WHERE complete GROUP BY ALL"))
+        people = read_table(config.store_path, "SELECT site_id AS site, count(*) AS n "
+                            "FROM participants GROUP BY ALL")
+        orgs = read_table(config.store_path, "SELECT site_id AS site, count(*) AS n "
+                          "FROM organizations GROUP BY ALL")
+    out = out.merge(responded, how="left", on=["site", "wave", "instrument"])
+    out["responded"] = out["responded"].fillna(0).astype("int64")
+    registered: dict[tuple[str, str, str], int] = {}
+    for d in load_deployments(config.path(MAPPING_FILE)).deployments:
+        for site, n in d.participants.items():
+            k = (site, d.wave, d.instrument)
+            registered[k] = registered.get(k, 0) + n
+    fallback = {"participant": dict(zip(people["site"], people["n"], strict=True)),
+                "organization": dict(zip(orgs["site"], orgs["n"], strict=True))}
+    expected = []
+    for r in out.itertuples(index=False):
+        k = (r.site, r.wave, r.instrument)
+        if k in registered:
+            expected.append(float(registered[k]))
+        else:
+            n = fallback.get(respondent.get(r.instrument) or "", {}).get(r.site)
+            expected.append(float(n) if n else np.nan)
+    out["expected"] = pd.array(expected, dtype="Float64").astype("Int64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["rate"] = (out["responded"] / out["expected"].astype("float64")).round(3)
+    return out[["site", "wave", "instrument", "expected", "responded", "rate"]]
