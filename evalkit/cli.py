@@ -170,3 +170,7 @@ def main() -> None:  # pragma: no cover - entry point
 from evalkit.cli_network import register as _register_network  # noqa: E402
 
 _register_network(app)
+
+from evalkit.cli_stats import register as _register_stats  # noqa: E402
+
+_register_stats(app)

@@ -109,6 +109,22 @@ _COMMENTS = {
 }
 
 
+#: Staff and resident names that appear in some demo comments. Real projects keep such a list
+#: outside the store (``feedback.names_file`` in the plan) so quotes can be scrubbed.
+DEMO_NAMES = ("Rosa Delgado", "Marcus Whitfield", "Aisha Okafor", "Tom Brennan", "Lupe Ortiz")
+
+_PERSONAL_COMMENTS = [
+    "Rosa Delgado at the clinic called the shelter for me, she is the best.",
+    "Please call me back at (555) 201-3344 about the housing forms.",
+    "Marcus Whitfield never returned my calls about the food bank.",
+    "You can reach me at maria.g+help@example.org if you need more.",
+    "Aisha Okafor explained my medicines and set up my ride to the clinic.",
+    "I live at 1417 Cedar Street Apt 3 and nobody came for the home visit.",
+    "Tom Brennan helped me fill out the forms in Spanish. Text me 555.867.5309.",
+    "Lupe Ortiz connected me with the church pantry, they already knew my situation.",
+]
+
+
 @dataclass(frozen=True)
 class DemoData:
     """A generated collaborative: the rows to ingest plus the truth behind them.
@@ -123,12 +139,15 @@ class DemoData:
         The effects built into the data (see :data:`TRUE_EFFECTS`) and the generator settings.
     seed
         The seed that reproduces this collaborative.
+    names
+        Names that occur in some comments (to be scrubbed from published quotes).
     """
 
     batch: Batch
     sites: pd.DataFrame
     truth: dict[str, Any]
     seed: int
+    names: tuple[str, ...] = DEMO_NAMES
 
 
 def _pid(seed: int, site: str, k: int) -> str:
@@ -283,7 +302,7 @@ def generate(seed: int = 2026, *, n_sites: int = 6) -> DemoData:
                 if rng.random() < 0.55:
                     mood = ("positive" if latent > 3.6 else "negative" if latent < 3.0
                             else "neutral")
-                    pool = _COMMENTS[mood]
+                    pool = _COMMENTS[mood] if rng.random() > 0.06 else _PERSONAL_COMMENTS
                     extra.append({"response_id": rid, "item": "COMMENT", "value": None,
                                   "text": pool[int(rng.integers(len(pool)))]})
                 if rng.random() < 0.1:

@@ -163,6 +163,11 @@ def run_demo(out: str | Path, *, seed: int = 2026, engine: str = "auto",
     data_dir = out / "data"
     data_dir.mkdir(exist_ok=True)
     (data_dir / "demo_truth.json").write_text(json.dumps(demo.truth, indent=2) + "\n")
+    # Names to scrub from quotes live beside the data, outside the store and the results.
+    (data_dir / "names.txt").write_text("\n".join(demo.names) + "\n")
+    plan_file = out / "analyses" / "plan.yml"
+    plan_file.write_text(plan_file.read_text().replace("names_file: null",
+                                                       "names_file: data/names.txt"))
     progress.advance(task)
     task = progress.add_task("Ingesting into DuckDB", total=1)
     instruments = project_instruments(cfg)

@@ -52,6 +52,20 @@ class ModelSettings(_Strict):
     permutations: int = Field(default=10_000, ge=100)
 
 
+class NetworkSettings(_Strict):
+    instrument: str = "network"
+    item: str = "collaboration"
+    min_level: int = Field(default=3, ge=1)
+
+
+class FeedbackSettings(_Strict):
+    instrument: str = "community"
+    comment_item: str = "COMMENT"
+    codebook: str = "analyses/themes.yml"
+    names_file: str | None = None  # names to scrub from quotes; kept outside the store
+    quotes_per_theme: int = Field(default=3, ge=0)
+
+
 class Multiplicity(_Strict):
     method: Literal["holm", "BH"] = "holm"
     family: tuple[str, ...] = ()
@@ -67,6 +81,8 @@ class AnalysisPlan(_Strict):
     model: ModelSettings | None = None
     multiplicity: Multiplicity = Multiplicity()
     reliability: bool = True
+    network: NetworkSettings | None = None
+    feedback: FeedbackSettings | None = None
 
     @model_validator(mode="after")
     def _references(self) -> AnalysisPlan:

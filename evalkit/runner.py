@@ -107,7 +107,7 @@ def run_plan(config: ProjectConfig, plan: AnalysisPlan, instruments: dict[str, I
     (tables, data_hash)
         Result tables by name, and a hash of the data the analyses saw.
     """
-    steps = ["score", "model"]
+    steps = ["score", "prepost", "reliability", "model", "network", "feedback"]
     task = progress.add_task("Analysing", total=len(steps))  # type: ignore[attr-defined]
     scores, items = outcome_scores(config, plan, instruments)
     tables: dict[str, pd.DataFrame] = {
@@ -117,8 +117,29 @@ def run_plan(config: ProjectConfig, plan: AnalysisPlan, instruments: dict[str, I
         "wave_summary": wave_summary(scores, config.wave_ids),
     }
     progress.advance(task)  # type: ignore[attr-defined]
+    tables.update(_prepost_tables(scores, plan))
+    progress.advance(task)  # type: ignore[attr-defined]
+    if plan.reliability:
+        tables["reliability"] = _reliability_table(items, plan, instruments)
+    progress.advance(task)  # type: ignore[attr-defined]
     if plan.model is not None:
         tables.update(_model_tables(scores, plan))
+    progress.advance(task)  # type: ignore[attr-defined]
+    if plan.network is not None and plan.network.instrument in config.instruments:
+        from evalkit.network import network_tables
+
+        tables.update(network_tables(config.store_path, config,
+                                     min_level=plan.network.min_level, item=plan.network.item,
+                                     instrument=plan.network.instrument))
+    progress.advance(task)  # type: ignore[attr-defined]
+    if plan.feedback is not None and plan.feedback.instrument in config.instruments:
+        from evalkit.feedback import feedback_tables, read_names
+
+        fb = plan.feedback
+        names = read_names(config.path(fb.names_file)) if fb.names_file else ()
+        tables.update(feedback_tables(config.store_path, config, config.path(fb.codebook),
+                                      names=names, instrument=fb.instrument,
+                                      item=fb.comment_item, per_theme=fb.quotes_per_theme))
     progress.advance(task)  # type: ignore[attr-defined]
     return tables, _data_hash(scores, items)
 
@@ -178,3 +199,123 @@ def _model_tables(scores: pd.DataFrame, plan: AnalysisPlan) -> dict[str, pd.Data
             df.insert(0, "outcome", o.id)
             out.setdefault(name, []).append(df)
     return {k: pd.concat(v, ignore_index=True) for k, v in out.items()}
+
+
+def _matched_row(summary: pd.Series) -> dict:
+    return {
+        "n_pairs": summary["n_pairs"], "n_pre": None, "n_post": None,
+        "mean_pre": summary["mean_pre"], "mean_post": summary["mean_post"],
+        "mean_diff": summary["mean_diff"], "ci_low": summary["ci_low"],
+        "ci_high": summary["ci_high"], "t": summary["t"], "df": summary["df"],
+        "p": summary["p"], "rank_test": "Wilcoxon signed-rank V", "rank_statistic":
+        summary["V"], "p_rank": summary["p_wilcoxon"], "effect_name": "d_z",
+        "effect": summary["cohen_dz"], "effect_low": summary["cohen_dz_ci_low"],
+        "effect_high": summary["cohen_dz_ci_high"], "hedges": summary["hedges_gz"],
+        "hedges_low": summary["hedges_gz_ci_low"], "hedges_high": summary["hedges_gz_ci_high"],
+        "rank_biserial": summary["rank_biserial"],
+        "rank_biserial_low": summary["rank_biserial_ci_low"],
+        "rank_biserial_high": summary["rank_biserial_ci_high"],
+    }
+
+
+def _unmatched_row(summary: pd.Series) -> dict:
+    return {
+        "n_pairs": None, "n_pre": summary["n_pre"], "n_post": summary["n_post"],
+        "mean_pre": summary["mean_pre"], "mean_post": summary["mean_post"],
+        "mean_diff": summary["mean_diff"], "ci_low": summary["ci_low"],
+        "ci_high": summary["ci_high"], "t": summary["t"], "df": summary["df"],
+        "p": summary["p"], "rank_test": "Mann-Whitney W", "rank_statistic": summary["W"],
+        "p_rank": summary["p_mann_whitney"], "effect_name": "g",
+        "effect": summary["hedges_g"], "effect_low": summary["hedges_g_ci_low"],
+        "effect_high": summary["hedges_g_ci_high"], "hedges": summary["hedges_g"],
+        "hedges_low": summary["hedges_g_ci_low"], "hedges_high": summary["hedges_g_ci_high"],
+        "rank_biserial": summary["rank_biserial"],
+        "rank_biserial_low": summary["rank_biserial_ci_low"],
+        "rank_biserial_high": summary["rank_biserial_ci_high"],
+    }
+
+
+def _prepost_tables(scores: pd.DataFrame, plan: AnalysisPlan) -> dict[str, pd.DataFrame]:
+    """Pre/post comparisons per outcome for the collaborative, each modality and each site,
+    the people left out and why, the attrition table, and adjusted p-values."""
+    from evalkit.errors import AnalysisError
+    from evalkit.prepost import adjust_p, attrition, compare, compare_unmatched
+
+    pre, post = plan.compare.pre, plan.compare.post
+    rows, excluded, attr = [], [], []
+    for o in plan.outcomes:
+        data = scores[(scores["outcome"] == o.id) & scores["wave"].isin([pre, post])]
+        data = data.rename(columns={"respondent_id": "subject"})
+        for level, site, modality, sub in _levels(data):
+            base = {"outcome": o.id, "design": o.design, "level": level, "site_id": site,
+                    "modality": modality, "pre": pre, "post": post}
+            try:
+                if o.design == "matched":
+                    res = compare(sub, outcome="score", subject="subject", time="wave",
+                                  pre=pre, post=post)
+                    row = _matched_row(res.summary.iloc[0])
+                    ex = res.excluded.assign(**{k: base[k] for k in ("outcome", "level",
+                                                                      "site_id")})
+                    excluded.append(ex[["outcome", "level", "site_id", "subject", "reason"]])
+                    att = attrition(sub, outcome="score", subject="subject", time="wave",
+                                    pre=pre, post=post)
+                    w = att.waves.set_index("wave")
+                    b = att.baseline.iloc[0]
+                    attr.append({**{k: base[k] for k in ("outcome", "level", "site_id",
+                                                         "modality")},
+                                 "n_pre": w.loc[pre, "n_outcome"],
+                                 "n_post": w.loc[post, "n_outcome"],
+                                 "n_matched": w.loc[pre, "n_matched"],
+                                 "n_completers": b["n_completers"],
+                                 "mean_completers": b["mean_completers"],
+                                 "n_dropouts": b["n_dropouts"],
+                                 "mean_dropouts": b["mean_dropouts"],
+                                 "difference": b["difference"], "p": b["p"]})
+                else:
+                    res = compare_unmatched(sub, outcome="score", time="wave", pre=pre,
+                                            post=post)
+                    row = _unmatched_row(res.summary.iloc[0])
+            except AnalysisError as exc:
+                # Too few people at this level (e.g. a small site): say so, don't guess.
+                row = {"note": str(exc)}
+            rows.append({**base, **row})
+    prepost = pd.DataFrame(rows)
+    if "note" not in prepost:
+        prepost["note"] = None
+    # Multiplicity across the plan's family of outcomes, at each level separately.
+    prepost["p_adjusted"] = float("nan")
+    prepost["adjust_method"] = plan.multiplicity.method
+    family = prepost["outcome"].isin(plan.family) & prepost["p"].notna()
+    for _, idx in prepost[family].groupby(["level", "site_id", "modality"], dropna=False
+                                          ).groups.items():
+        prepost.loc[idx, "p_adjusted"] = adjust_p(prepost.loc[idx, "p"].to_numpy(),
+                                                  method=plan.multiplicity.method)
+    out = {"prepost": prepost}
+    if excluded:
+        out["prepost_excluded"] = pd.concat(excluded, ignore_index=True)
+    if attr:
+        out["attrition"] = pd.DataFrame(attr)
+    return out
+
+
+def _reliability_table(items: dict[str, pd.DataFrame], plan: AnalysisPlan,
+                       instruments: dict[str, Instrument]) -> pd.DataFrame:
+    """Cronbach's alpha (with Feldt CI) and omega total of each outcome's scale at the pre
+    wave, on reverse-coded items; missing items handled pairwise as psych::alpha does."""
+    from evalkit.reliability import cronbach_alpha
+
+    rows = []
+    for o in plan.outcomes:
+        scale = instruments[o.instrument].scale(o.scale)
+        wide = items[o.instrument]
+        data = wide[wide["wave"] == plan.compare.pre]
+        cols = [c for c in scale.items if c in data.columns]
+        if len(cols) < 2:
+            continue
+        res = cronbach_alpha(data, items=cols, missing="pairwise")
+        rows.append({"outcome": o.id, "wave": plan.compare.pre, "n": res.n,
+                     "n_items": res.n_items, "raw_alpha": res.raw_alpha,
+                     "std_alpha": res.std_alpha, "average_r": res.average_r,
+                     "alpha_low": res.feldt_ci_low, "alpha_high": res.feldt_ci_high,
+                     "omega_total": res.omega_total, "missing": "pairwise"})
+    return pd.DataFrame(rows)

@@ -140,6 +140,7 @@ class IngestSummary:
     answers_written: int
     personal_items_dropped: int
     skipped: bool
+    text_scrubbed: int = 0
 
 
 def open_store(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -171,7 +172,13 @@ def content_hash(batch: Batch) -> str:
 
 def _fingerprints(responses: pd.DataFrame, answers: pd.DataFrame) -> pd.Series:
     """One hash per response over its metadata and all its answers."""
+    if responses.empty:  # e.g. a batch of participants only
+        return pd.Series([], index=responses.index, dtype=object)
     a = answers.sort_values(["response_id", "item"], kind="mergesort")
+    if a.empty:  # responses without answers (e.g. opened and left): nothing to join
+        a = pd.DataFrame({"response_id": pd.Series(dtype=object),
+                          "item": pd.Series(dtype=object), "value": pd.Series(dtype=object),
+                          "text": pd.Series(dtype=object)})
     a_text = (
         a["item"].astype(str)
         + "="
@@ -184,7 +191,7 @@ def _fingerprints(responses: pd.DataFrame, answers: pd.DataFrame) -> pd.Series:
     meta_text = meta.iloc[:, 0].map(str)
     for col in meta.columns[1:]:
         meta_text = meta_text + "|" + meta[col].map(str)
-    joined = meta_text + "#" + responses["response_id"].map(per).fillna("")
+    joined = meta_text + "#" + responses["response_id"].map(per).astype(object).fillna("")
     return joined.map(lambda s: hashlib.sha256(s.encode()).hexdigest()[:32])
 
 
@@ -199,6 +206,23 @@ def _drop_personal(answers: pd.DataFrame, responses: pd.DataFrame,
         index=answers.index, dtype=bool,
     )
     return answers[~drop].reset_index(drop=True), int(drop.sum())
+
+
+def _scrub_contact_details(answers: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Replace emails, phone numbers and street addresses in free text with markers."""
+    from evalkit.privacy import Scrubber
+
+    has_text = answers["text"].notna()
+    if not has_text.any():
+        return answers, 0
+    scrub = Scrubber()
+    before = answers.loc[has_text, "text"]
+    after = before.map(scrub)
+    changed = int((after != before).sum())
+    if changed:
+        answers = answers.copy()
+        answers.loc[has_text, "text"] = after
+    return answers, changed
 
 
 def _check_references(b: Batch) -> None:
@@ -299,6 +323,8 @@ def ingest(
     b = batch.normalized()
     _check_references(b)
     answers, dropped = _drop_personal(b.answers, b.responses, personal_items or {})
+    # Contact details typed into free text never reach the store either.
+    answers, scrubbed = _scrub_contact_details(answers)
     digest = content_hash(b)
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     ingest_id = hashlib.sha256(f"{source}|{digest}".encode()).hexdigest()[:16]
@@ -332,14 +358,15 @@ def ingest(
                              changed.loc[to_write].reset_index(drop=True))
             summary = IngestSummary(
                 ingest_id, source, digest, int(is_new.sum()), int(changed.sum()),
-                int((~to_write).sum()), len(ans), dropped, False,
+                int((~to_write).sum()), len(ans), dropped, False, scrubbed,
             )
             con.execute(
                 "INSERT INTO provenance VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [ingest_id, source, kind, digest, started,
                  dt.datetime.now(dt.UTC).replace(tzinfo=None), summary.inserted,
                  summary.updated, summary.unchanged, summary.answers_written, dropped,
-                 json.dumps(detail or {}, sort_keys=True, default=str)],
+                 json.dumps({**(detail or {}), "text_answers_scrubbed": scrubbed},
+                            sort_keys=True, default=str)],
             )
             con.execute("COMMIT")
             return summary

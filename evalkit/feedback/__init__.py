@@ -32,7 +32,7 @@ from evalkit.feedback._codes import (
     text_sha,
 )
 from evalkit.feedback._scores import community_scores, equity_breakdown
-from evalkit.feedback._scrub import COMMON_WORD_NAMES, MARKERS, Scrubber, scrub
+from evalkit.privacy import COMMON_WORD_NAMES, MARKERS, Scrubber, scrub
 from evalkit.feedback._tables import (
     TABLE_NAMES,
     feedback_tables,

@@ -16,7 +16,7 @@ from evalkit.feedback._codes import (
     read_comments,
 )
 from evalkit.feedback._scores import community_scores, equity_breakdown
-from evalkit.feedback._scrub import Scrubber
+from evalkit.privacy import Scrubber
 from evalkit.feedback._themes import code_themes, load_codebook, select_quotes, theme_summary
 from evalkit.instruments import load_instrument
 from evalkit.store import read_table

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from evalkit._yaml import load_model
 from evalkit.errors import AnalysisError
-from evalkit.feedback._scrub import MARKERS, _fold
+from evalkit.privacy import MARKERS, _fold
 
 NO_THEME = "no_theme"
 SUMMARY_COLUMNS = ["level", "site_id", "modality", "wave", "theme", "label", "n_comments",

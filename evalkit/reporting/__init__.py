@@ -23,6 +23,7 @@ from evalkit.reporting._format import (
     suppress_small,
 )
 from evalkit.reporting._reports import ReportJob, render_reports, report_jobs
+from evalkit.reporting._show import show_figure
 from evalkit.results import Results, read_results
 
 load_results = read_results
@@ -40,4 +41,5 @@ __all__ = [
     "format_ci",
     "html_table",
     "markdown_table",
+    "show_figure",
 ]

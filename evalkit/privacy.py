@@ -1,4 +1,15 @@
-"""Scrubbing personal data out of free text before any of it is stored for reporting."""
+"""Scrubbing personal data out of free text.
+
+Used twice: at ingest, every free-text answer loses emails, phone numbers and street
+addresses before it reaches the store (:func:`evalkit.store.ingest`); before a quote is put
+in a result table, names from the project's names list and organization names go too.
+
+Examples
+--------
+>>> from evalkit.privacy import scrub
+>>> scrub("Call Rosa at (555) 201-3344 or rosa+help@example.org", names=["Rosa Delgado"])
+'Call [name] at [phone] or [email]'
+"""
 
 from __future__ import annotations
 
@@ -105,13 +116,17 @@ class Scrubber:
         """Return ``text`` with personal data replaced by markers such as ``[email]``."""
         if not isinstance(text, str):
             return text
-        text = _clean(text)
+        original, text = text, _clean(text)
         text = _EMAIL.sub(EMAIL, text)
         text = _PHONE.sub(PHONE, text)
         for pattern in _ADDRESSES:
             text = pattern.sub(ADDRESS, text)
         for pattern, marker, capital_only in self._patterns:
             text = _replace_names(text, pattern, marker, capital_only)
+        if text == _clean(original):
+            # Nothing personal found: keep the text exactly as written (invisible characters
+            # are only removed for matching, e.g. the joiners inside emoji must stay).
+            return original
         return text
 
 
