@@ -330,3 +330,48 @@ def test_staged_surveys_expire(server, project, instruments):
     result = pull(ls, [d_site], instruments, store=project.store_path, key=KEY,
                   staging=staging)
     assert list(result.surveys["resumed"]) == [False] and result.responses == 1
+
+
+def test_a_response_opened_and_left_is_kept_as_incomplete(server, project, instruments):
+    ls = _ls(server)
+    d = deploy(ls, instruments["partnership"], wave="baseline",
+               mapping_file=project.path("limesurvey.yml"))
+    add_participants(ls, d, _people(1), key=KEY, sites=SITES,
+                     mapping_file=project.path("limesurvey.yml"))
+    server.respond(d.survey_id, {}, token=participant_token("S01", "P00", key=KEY),
+                   complete=False, lastpage=0)
+    result = pull(ls, load_deployments(project.path("limesurvey.yml")).deployments,
+                  instruments, store=project.store_path, key=KEY,
+                  staging=project.path(".evalkit/pull"))
+    assert (result.ingest.inserted, result.ingest.answers_written) == (1, 0)
+    stored = read_table(project.store_path, "SELECT complete, submitted_at FROM responses")
+    assert stored["complete"].tolist() == [False] and stored["submitted_at"].isna().all()
+
+
+def test_response_rates_of_the_demo_collaborative(tmp_path):
+    from evalkit.demo import demo_config, generate
+    from evalkit.store import Batch, ingest
+
+    demo = generate(seed=11, n_sites=3)
+    cfg = create_project(tmp_path / "demo", config=demo_config(demo))
+    b = demo.batch
+    ingest(cfg.store_path, Batch(sites=b.sites, organizations=b.organizations,
+                                 participants=b.participants, responses=b.responses,
+                                 answers=b.answers[b.answers["item"] != "contact_email"]),
+           source="demo", kind="demo")
+    rates = response_rates(cfg)
+    sites = [s.id for s in cfg.sites]
+    assert sorted(set(rates["site"])) == sorted(sites)
+    r = rates.set_index(["site", "wave", "instrument"])
+    for site in sites:
+        people = int((b.participants["site_id"] == site).sum())
+        orgs = int((b.organizations["site_id"] == site).sum())
+        done = b.responses[(b.responses["site_id"] == site)
+                           & (b.responses["instrument"] == "partnership")
+                           & (b.responses["wave"] == "baseline")]
+        row = r.loc[(site, "baseline", "partnership")]
+        assert (row["expected"], row["responded"]) == (people, len(done))
+        assert row["rate"] == round(len(done) / people, 3)
+        assert r.loc[(site, "endline", "network"), "expected"] == orgs
+        assert pd.isna(r.loc[(site, "baseline", "community"), "rate"])  # open survey
+        assert r.loc[(site, "baseline", "community"), "responded"] > 0

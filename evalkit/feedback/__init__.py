@@ -32,7 +32,6 @@ from evalkit.feedback._codes import (
     text_sha,
 )
 from evalkit.feedback._scores import community_scores, equity_breakdown
-from evalkit.privacy import COMMON_WORD_NAMES, MARKERS, Scrubber, scrub
 from evalkit.feedback._tables import (
     TABLE_NAMES,
     feedback_tables,
@@ -49,6 +48,7 @@ from evalkit.feedback._themes import (
     theme_agreement,
     theme_summary,
 )
+from evalkit.privacy import COMMON_WORD_NAMES, MARKERS, Scrubber, scrub
 
 __all__ = [
     "community_scores",

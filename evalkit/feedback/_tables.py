@@ -16,9 +16,9 @@ from evalkit.feedback._codes import (
     read_comments,
 )
 from evalkit.feedback._scores import community_scores, equity_breakdown
-from evalkit.privacy import Scrubber
 from evalkit.feedback._themes import code_themes, load_codebook, select_quotes, theme_summary
 from evalkit.instruments import load_instrument
+from evalkit.privacy import Scrubber
 from evalkit.store import read_table
 from evalkit.tables import wide_answers
 

@@ -159,8 +159,7 @@ def _check_rows(rows: pd.DataFrame, *, source: str, sites: Sequence[str],
                         "firstname, lastname, role, org")
     if problems:
         raise ConfigError(f"{source}: " + "; ".join(problems))
-    for i, row in enumerate(rows.itertuples(index=False), start=2):
-        r = row._asdict()
+    for i, r in enumerate(rows.to_dict("records"), start=2):
         if not r["code"]:
             problems.append(f"row {i}, column 'code': empty")
         if r["site"] not in sites:

@@ -164,7 +164,7 @@ def validate_submission(frame: pd.DataFrame, instrument: Instrument) -> pd.DataF
         if col in frame.columns:
             filled = frame[col][frame[col] != ""]
             for idx in filled[filled.duplicated()].index:
-                problems.append(_problem(int(idx) + 2, col, frame.at[idx, col], "unique",
+                problems.append(_problem(int(idx) + 2, col, str(frame.at[idx, col]), "unique",
                                          f"{col} appears more than once in the file"))
     ident = [c for c in ("response_id", "participant_code") if c in frame.columns]
     for idx, row in frame.iterrows():

@@ -340,10 +340,13 @@ class LimeSurvey:
         out: list[dict[str, Any]] = []
         start = 0
         while True:
+
+            def one_page(client: Any, first: int = start) -> list[dict[str, Any]]:
+                return client.list_participants(survey_id, start=first, limit=self.page_size,
+                                                attributes=list(attributes) or False)
+
             try:
-                page = self._call("list_participants", lambda c, s=start: c.list_participants(
-                    survey_id, start=s, limit=self.page_size, attributes=list(attributes)
-                    or False), self._survey(survey_id))
+                page = self._call("list_participants", one_page, self._survey(survey_id))
             except LimeSurveyError as exc:
                 if exc.status == _NO_PARTICIPANTS:
                     break
@@ -482,7 +485,7 @@ def _parse_csv(text: str, where: str) -> list[dict[str, Any]]:
         if len(rec) != len(header):
             raise LimeSurveyError(f"{where}: a record has {len(rec)} fields, the header "
                                   f"{len(header)}")
-        d = dict(zip(header, rec, strict=True))
+        d: dict[str, Any] = dict(zip(header, rec, strict=True))
         for key in ("id", "lastpage"):
             if d.get(key) is not None:
                 d[key] = int(d[key])  # JSON exports give these as numbers

@@ -179,7 +179,7 @@ def build_lss(
                            "script": ""})
     for i, row in enumerate(q_l10n, start=1):
         row["id"] = i
-    survey = {f: "" for f in _SURVEY_FIELDS}
+    survey: dict[str, object] = {f: "" for f in _SURVEY_FIELDS}
     survey.update({
         "sid": sid, "gsid": 1, "admin": "Evaluation team", "adminemail": admin_email,
         "anonymized": "Y" if anonymized else "N", "format": "G", "savetimings": "N",

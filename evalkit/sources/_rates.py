@@ -37,7 +37,7 @@ def response_rates(config: ProjectConfig) -> pd.DataFrame:
     >>> list(rates.columns)
     ['site', 'wave', 'instrument', 'expected', 'responded', 'rate']
     """
-    respondent = {}
+    respondent: dict[str, str | None] = {}
     for name, use in config.instruments.items():
         path = config.path(use.file)
         respondent[name] = load_instrument(path).respondent if path.exists() else None
@@ -60,19 +60,21 @@ def response_rates(config: ProjectConfig) -> pd.DataFrame:
     out["responded"] = out["responded"].fillna(0).astype("int64")
     registered: dict[tuple[str, str, str], int] = {}
     for d in load_deployments(config.path(MAPPING_FILE)).deployments:
-        for site, n in d.participants.items():
+        for site, count in d.participants.items():
             k = (site, d.wave, d.instrument)
-            registered[k] = registered.get(k, 0) + n
-    fallback = {"participant": dict(zip(people["site"], people["n"], strict=True)),
-                "organization": dict(zip(orgs["site"], orgs["n"], strict=True))}
+            registered[k] = registered.get(k, 0) + count
+    fallback: dict[str, dict[str, int]] = {
+        "participant": {str(k): int(v) for k, v in zip(people["site"], people["n"],
+                                                       strict=True)},
+        "organization": {str(k): int(v) for k, v in zip(orgs["site"], orgs["n"], strict=True)}}
     expected = []
-    for r in out.itertuples(index=False):
-        k = (r.site, r.wave, r.instrument)
+    for site, wave, name in zip(out["site"], out["wave"], out["instrument"], strict=True):
+        k = (str(site), str(wave), str(name))
         if k in registered:
             expected.append(float(registered[k]))
         else:
-            n = fallback.get(respondent.get(r.instrument) or "", {}).get(r.site)
-            expected.append(float(n) if n else np.nan)
+            known = fallback.get(respondent.get(k[2]) or "", {}).get(k[0])
+            expected.append(float(known) if known else np.nan)
     out["expected"] = pd.array(expected, dtype="Float64").astype("Int64")
     with np.errstate(divide="ignore", invalid="ignore"):
         out["rate"] = (out["responded"] / out["expected"].astype("float64")).round(3)

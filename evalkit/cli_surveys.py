@@ -1,0 +1,477 @@
+"""``evalkit surveys validate|codebook|deploy``, ``participants add|remind``, ``pull``, ``submit``.
+
+A thin layer over :mod:`evalkit.sources` and :mod:`evalkit.codebook`: each command loads
+the project, calls the library and prints a short summary; every
+:class:`~evalkit.errors.EvalkitError` becomes one ``error: ...`` line on stderr and exit
+status 1. :func:`register` adds the commands to the main ``evalkit`` app.
+
+LimeSurvey settings come from ``evalkit.yml`` (``limesurvey: {url, user}``), the password
+from ``EVALKIT_LIMESURVEY_PASSWORD`` and the key of the pseudonymous ids from
+``EVALKIT_ID_KEY``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from evalkit.errors import ConfigError, EvalkitError
+
+if TYPE_CHECKING:
+    from evalkit.config import ProjectConfig
+    from evalkit.instruments import Instrument
+    from evalkit.sources import Deployment, LimeSurvey
+
+__all__ = ["register"]
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="Project folder or its "
+                                          "evalkit.yml.")]
+InstrumentOpt = Annotated[str, typer.Option("--instrument", "-i", help="Instrument id, as in "
+                                            "evalkit.yml.")]
+WaveOpt = Annotated[str, typer.Option("--wave", "-w", help="Wave id, as in evalkit.yml.")]
+SiteOpt = Annotated[str | None, typer.Option("--site", "-s", help="Site id, as in evalkit.yml.")]
+
+surveys_app = typer.Typer(name="surveys", help="Instruments as data: validate them, write "
+                          "their codebook, deploy them to LimeSurvey.", no_args_is_help=True,
+                          rich_markup_mode=None)
+participants_app = typer.Typer(name="participants", help="LimeSurvey participants: register "
+                               "them with site and wave, send invitations and reminders.",
+                               no_args_is_help=True, rich_markup_mode=None)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """The main CLI's error handling (imported late: evalkit.cli imports this module)."""
+    from evalkit.cli import _errors as cli_errors
+
+    with cli_errors():
+        yield
+
+
+def _config(project: Path) -> ProjectConfig:
+    from evalkit.config import load_config
+
+    return load_config(project)
+
+
+def _instruments(cfg: ProjectConfig) -> dict[str, Instrument]:
+    from evalkit.pipeline import project_instruments
+
+    return project_instruments(cfg)
+
+
+def _instrument_for(cfg: ProjectConfig, instrument: str, wave: str) -> Instrument:
+    instruments = _instruments(cfg)
+    where = cfg.root / "evalkit.yml"
+    if instrument not in instruments:
+        raise ConfigError(f"--instrument: {instrument!r} is not one of the project's "
+                          f"instruments {sorted(instruments)} ({where})")
+    waves = cfg.instruments[instrument].waves
+    if wave not in waves:
+        raise ConfigError(f"--wave: instrument {instrument!r} is used at waves {list(waves)}, "
+                          f"not {wave!r} ({where})")
+    return instruments[instrument]
+
+
+def _check_site(cfg: ProjectConfig, site: str | None) -> None:
+    ids = [s.id for s in cfg.sites]
+    if site is not None and site not in ids:
+        raise ConfigError(f"--site: {site!r} is not one of the project's sites {ids} "
+                          f"({cfg.root / 'evalkit.yml'})")
+
+
+def _connect(cfg: ProjectConfig) -> LimeSurvey:
+    from evalkit.sources import connect, password_from_env
+
+    settings = cfg.limesurvey
+    if settings is None:
+        raise ConfigError(f"{cfg.root / 'evalkit.yml'}: limesurvey: not set; add "
+                          "limesurvey: {url: https://HOST/index.php/admin/remotecontrol, "
+                          "user: NAME}")
+    return connect(settings.url, settings.user, password_from_env(settings.password_env),
+                   timeout=settings.timeout)
+
+
+def _mapping_file(cfg: ProjectConfig) -> Path:
+    from evalkit.sources import MAPPING_FILE
+
+    return cfg.path(MAPPING_FILE)
+
+
+def _deployment(cfg: ProjectConfig, instrument: str, wave: str, site: str | None
+                ) -> Deployment:
+    from evalkit.sources import load_deployments
+
+    path = _mapping_file(cfg)
+    found = load_deployments(path).find(instrument=instrument, wave=wave, site=site)
+    if site is None and len(found) > 1:
+        raise ConfigError(f"{path}: instrument {instrument!r} wave {wave!r} is deployed as "
+                          f"{len(found)} surveys (one per site); choose one with --site")
+    if not found:
+        raise ConfigError(f"{path}: instrument {instrument!r} wave {wave!r}"
+                          f"{f' site {site!r}' if site else ''} is not deployed; run "
+                          f"`evalkit surveys deploy {instrument} --wave {wave}` first")
+    return found[-1]
+
+
+def _survey_files(project: Path, paths: list[Path] | None) -> list[Path]:
+    if not paths:
+        root = project.parent if project.is_file() else project
+        paths = [root / "surveys"]
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found = sorted(p.glob("*.yaml")) + sorted(p.glob("*.yml"))
+            if not found:
+                raise ConfigError(f"{p}: no instrument files (*.yaml) in this folder")
+            files += found
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise ConfigError(f"{p}: file or folder not found")
+    return files
+
+
+# surveys ----------------------------------------------------------------------------------
+@surveys_app.command("validate")
+def validate(
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Instrument files or folders (default: the project's surveys/).")] = None,
+    project: ProjectOpt = Path("."),
+) -> None:
+    """Check every instrument file; errors name the file and the key.
+
+    Example: evalkit surveys validate surveys/
+    """
+    from evalkit.instruments import load_instrument
+
+    with _errors():
+        files = _survey_files(project, paths)
+    failed: list[str] = []
+    ids: dict[str, Path] = {}
+    for path in files:
+        try:
+            inst = load_instrument(path)
+        except EvalkitError as exc:
+            failed += str(exc).splitlines()
+            continue
+        if inst.id in ids:
+            failed.append(f"{path}: id: instrument id {inst.id!r} is used by {ids[inst.id]} "
+                          "too")
+            continue
+        ids[inst.id] = path
+        console.print(f"ok {path}: {inst.id} v{inst.version}, {len(inst.items)} items, "
+                      f"{len(inst.scales)} scales", markup=False, soft_wrap=True)
+    for line in failed:
+        err.print(f"error: {line}", markup=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(code=1)
+
+
+@surveys_app.command("codebook")
+def codebook(
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Instrument files or folders (default: the project's surveys/).")] = None,
+    project: ProjectOpt = Path("."),
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Folder for codebook.md and codebook.csv (default: "
+        "PROJECT/codebook).")] = None,
+) -> None:
+    """Write the codebook of the instruments as Markdown and CSV.
+
+    Example: evalkit surveys codebook -p my-evaluation --out docs/
+    """
+    from evalkit.codebook import write_codebook
+    from evalkit.instruments import load_instrument
+
+    with _errors():
+        files = _survey_files(project, paths)
+        instruments = [load_instrument(p) for p in files]
+        root = project.parent if project.is_file() else project
+        md, csv = write_codebook(instruments, out or root / "codebook")
+    console.print(f"Codebook of {len(instruments)} instruments:", markup=False, soft_wrap=True)
+    console.print(f"  {md}\n  {csv}", markup=False, soft_wrap=True)
+
+
+@surveys_app.command("deploy")
+def deploy(
+    instrument: Annotated[str, typer.Argument(help="Instrument id, as in evalkit.yml.")],
+    wave: WaveOpt,
+    project: ProjectOpt = Path("."),
+    site: SiteOpt = None,
+    organizations: Annotated[Path | None, typer.Option(
+        help="CSV of org_id,name: the rows of rating grids (default: the site's organizations "
+        "in the store).")] = None,
+    title: Annotated[str | None, typer.Option(help="Survey title.")] = None,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Deploy a new survey even if this instrument and wave have one.")
+        ] = False,
+) -> None:
+    """Turn an instrument into an active LimeSurvey survey and record the mapping.
+
+    Generates the .lss survey structure, imports it, activates the survey and its
+    participant table (attributes: site, wave, org, role) and records survey id and column
+    mapping in limesurvey.yml. Community instruments become anonymized open surveys.
+
+    Example: evalkit surveys deploy partnership --wave baseline -p my-evaluation
+    """
+    from evalkit.sources import deploy as deploy_survey
+
+    with _errors():
+        cfg = _config(project)
+        inst = _instrument_for(cfg, instrument, wave)
+        _check_site(cfg, site)
+        orgs = _organizations(cfg, site, organizations) if any(
+            i.type == "rating_grid" for i in inst.items) else None
+        if orgs is not None and site is None:
+            raise ConfigError(f"--site: instrument {instrument!r} has rating grids whose rows "
+                              "are a site's organizations; deploy it once per site")
+        with _connect(cfg) as ls:
+            d = deploy_survey(ls, inst, wave=wave, site=site, organizations=orgs,
+                              sites={s.id: s.name for s in cfg.sites}, title=title,
+                              mapping_file=_mapping_file(cfg), replace=replace)
+    kind = ("anonymized open survey (no participant table)" if d.anonymized else
+            "participant table with attributes site, wave, org, role")
+    console.print(f"Deployed {d.instrument} ({d.wave}{', ' + d.site if d.site else ''}) as "
+                  f"LimeSurvey survey {d.survey_id}: {len(d.questions)} questions, active, "
+                  f"{kind}.", markup=False, soft_wrap=True)
+    console.print(f"Mapping recorded in {_mapping_file(cfg)}.", markup=False, soft_wrap=True)
+
+
+def _organizations(cfg: ProjectConfig, site: str | None, path: Path | None) -> dict[str, str]:
+    import pandas as pd
+
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f"--organizations: {path}: file not found")
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        if "org_id" not in frame.columns:
+            raise ConfigError(f"--organizations: {path}: expected columns org_id, name; got "
+                              f"{list(frame.columns)}")
+        if "site_id" in frame.columns and site is not None:
+            frame = frame[frame["site_id"] == site]
+        names = frame["name"] if "name" in frame.columns else frame["org_id"]
+        return dict(zip(frame["org_id"], names, strict=True))
+    if site is None:
+        return {}
+    from evalkit.store import read_table
+
+    if not cfg.store_path.exists():
+        raise ConfigError(f"--organizations: site {site!r} has no organizations in the store "
+                          f"({cfg.store_path} does not exist); give a CSV of org_id,name")
+    frame = read_table(cfg.store_path, "SELECT org_id, name FROM organizations WHERE "
+                       "site_id = ? ORDER BY org_id", [site])
+    if frame.empty:
+        raise ConfigError(f"--organizations: site {site!r} has no organizations in the store; "
+                          "give a CSV of org_id,name")
+    return dict(zip(frame["org_id"], frame["name"].fillna(frame["org_id"]), strict=True))
+
+
+# participants ------------------------------------------------------------------------------
+@participants_app.command("add")
+def participants_add(
+    file: Annotated[Path, typer.Argument(help="CSV or XLSX: code, site, email[, firstname, "
+                                         "lastname, role, org].")],
+    instrument: InstrumentOpt,
+    wave: WaveOpt,
+    project: ProjectOpt = Path("."),
+    site: SiteOpt = None,
+    invite: Annotated[bool, typer.Option("--invite", help="Email the invitations now.")
+                      ] = False,
+) -> None:
+    """Register participants in a deployed survey, with site and wave attributes.
+
+    Tokens are keyed hashes of site and participant code: the same person gets the same
+    token (and pseudonymous id) in every wave. Names and emails go to LimeSurvey only.
+    Running the same list again adds nobody.
+
+    Example: evalkit participants add staff.csv -i partnership -w baseline --invite
+    """
+    from evalkit.sources import add_participants, id_key, read_participants
+    from evalkit.store import Batch, ingest
+
+    with _errors():
+        cfg = _config(project)
+        _instrument_for(cfg, instrument, wave)
+        _check_site(cfg, site)
+        d = _deployment(cfg, instrument, wave, site)
+        rows = read_participants(file)
+        key = id_key()
+        with _connect(cfg) as ls:
+            result = add_participants(ls, d, rows, key=key, sites=[s.id for s in cfg.sites],
+                                      mapping_file=_mapping_file(cfg), invite=invite,
+                                      source=str(file))
+        if result.participants is not None and len(result.participants):
+            ingest(cfg.store_path, Batch(participants=result.participants),
+                   source=f"limesurvey:{d.url}:{d.survey_id}:participants", kind="limesurvey",
+                   detail={"survey_id": d.survey_id, "participants": len(result.participants)})
+    registered = ", ".join(f"{k} {v}" for k, v in sorted(result.registered.items()))
+    console.print(f"Added {result.added} participant(s) to survey {d.survey_id} "
+                  f"({result.already} already there). Registered: {registered}.",
+                  markup=False, soft_wrap=True)
+    for line in result.refused:
+        err.print(f"warning: refused by LimeSurvey: {line}", markup=False, soft_wrap=True)
+    if result.invitations is not None:
+        _print_emails("Invitations", result.invitations)
+
+
+def _print_emails(what: str, inv: object) -> None:
+    sent, failed, left = inv.sent, inv.failed, inv.left  # type: ignore[attr-defined]
+    console.print(f"{what} sent: {sent}" + (f", {left} left to send (run again)" if left else "")
+                  + ".", markup=False, soft_wrap=True)
+    for tid, reason in failed.items():
+        err.print(f"warning: participant {tid}: {reason}", markup=False, soft_wrap=True)
+
+
+@participants_app.command("remind")
+def participants_remind(
+    instrument: InstrumentOpt,
+    wave: WaveOpt,
+    project: ProjectOpt = Path("."),
+    site: SiteOpt = None,
+    min_days: Annotated[int | None, typer.Option(
+        help="Only if the last email is at least this many days old.")] = None,
+    max_reminders: Annotated[int | None, typer.Option(
+        help="Only participants reminded fewer times than this.")] = None,
+) -> None:
+    """Email reminders to invited participants who have not completed the survey.
+
+    Example: evalkit participants remind -i partnership -w baseline --min-days 7
+    """
+    from evalkit.sources import remind_participants
+
+    with _errors():
+        cfg = _config(project)
+        _instrument_for(cfg, instrument, wave)
+        d = _deployment(cfg, instrument, wave, site)
+        with _connect(cfg) as ls:
+            result = remind_participants(ls, d, min_days_between=min_days,
+                                         max_reminders=max_reminders)
+    _print_emails("Reminders", result)
+
+
+# pull and submit ---------------------------------------------------------------------------
+def pull(
+    project: ProjectOpt = Path("."),
+    instrument: Annotated[str | None, typer.Option(
+        "--instrument", "-i", help="Only this instrument.")] = None,
+    wave: Annotated[str | None, typer.Option("--wave", "-w", help="Only this wave.")] = None,
+    restart: Annotated[bool, typer.Option(
+        "--restart", help="Forget surveys kept from an interrupted pull; fetch all again.")
+        ] = False,
+) -> None:
+    """Export responses from LimeSurvey, map them to item codes and ingest them.
+
+    Complete and incomplete responses (flagged) of every deployed survey, in one
+    transaction: re-pulling adds nothing, edited responses are updated. If the server stops
+    half-way nothing is ingested and the next pull continues where this one stopped.
+
+    Example: evalkit pull -p my-evaluation
+    """
+    import shutil
+
+    from evalkit.sources import id_key, load_deployments
+    from evalkit.sources import pull as pull_responses
+
+    with _errors():
+        cfg = _config(project)
+        instruments = _instruments(cfg)
+        deployments = load_deployments(_mapping_file(cfg)).find(instrument=instrument,
+                                                                 wave=wave)
+        if not deployments:
+            raise ConfigError(f"{_mapping_file(cfg)}: no deployed survey"
+                              f"{' for ' + instrument if instrument else ''}"
+                              f"{' wave ' + wave if wave else ''}; run `evalkit surveys "
+                              "deploy` first")
+        staging = cfg.path(".evalkit/pull")
+        if restart and staging.exists():
+            shutil.rmtree(staging)
+        key = id_key()
+        with _connect(cfg) as ls:
+            summary = pull_responses(
+                ls, deployments, instruments, store=cfg.store_path, key=key, staging=staging,
+                progress=lambda d: console.print(
+                    f"Exporting survey {d.survey_id} ({d.instrument}, {d.wave}"
+                    f"{', ' + d.site if d.site else ''})", markup=False, soft_wrap=True))
+    for row in summary.surveys.itertuples(index=False):
+        console.print(f"  survey {row.survey_id} {row.instrument} {row.wave}: "
+                      f"{row.complete} complete, {row.incomplete} incomplete"
+                      f"{' (kept from the interrupted pull)' if row.resumed else ''}",
+                      markup=False, soft_wrap=True)
+    s = summary.ingest
+    if s is None:
+        console.print("No responses on the server yet.", markup=False, soft_wrap=True)
+    elif s.skipped:
+        console.print(f"Nothing new: the store already holds these {summary.responses} "
+                      "responses.", markup=False, soft_wrap=True)
+    else:
+        console.print(f"Store: {s.inserted} new, {s.updated} updated, {s.unchanged} unchanged "
+                      f"responses ({s.answers_written} answers written).", markup=False,
+                      soft_wrap=True)
+    for note in summary.notes:
+        err.print(f"warning: {note}", markup=False, soft_wrap=True)
+
+
+def submit(
+    file: Annotated[Path, typer.Argument(help="CSV or XLSX: one row per response, one column "
+                                         "per item.")],
+    site: Annotated[str, typer.Option("--site", "-s", help="Site id, as in evalkit.yml.")],
+    wave: WaveOpt,
+    instrument: InstrumentOpt,
+    project: ProjectOpt = Path("."),
+    report: Annotated[Path | None, typer.Option(
+        help="Where to write the validation report if the file is rejected (default: "
+        "FILE.validation.csv).")] = None,
+) -> None:
+    """Validate a site's file of responses and ingest it whole, or reject it whole.
+
+    Every cell is checked against the instrument; any problem rejects the file and the
+    validation report lists each one by row, column, value and rule. The same file submitted
+    twice is recognised by its hash.
+
+    Example: evalkit submit paper_forms.xlsx --site S01 --wave baseline -i community
+    """
+    from evalkit.sources import SubmissionRejectedError, id_key, submit_file
+
+    with _errors():
+        cfg = _config(project)
+        inst = _instrument_for(cfg, instrument, wave)
+        _check_site(cfg, site)
+        try:
+            result = submit_file(file, inst, site=site, wave=wave, store=cfg.store_path,
+                                 key=id_key(), report=report)
+        except SubmissionRejectedError as exc:
+            import pandas as pd
+
+            problems = exc.report if isinstance(exc.report, pd.DataFrame) else pd.DataFrame()
+            for p in problems.head(20).itertuples(index=False):
+                err.print(f"  row {p.row}, column {p.column!r}, value {p.value!r}: "
+                          f"{p.message} (rule {p.rule})", markup=False, soft_wrap=True)
+            if len(problems) > 20:
+                err.print(f"  ... and {len(problems) - 20} more in the report",
+                          markup=False, soft_wrap=True)
+            raise
+    s = result.ingest
+    if s.skipped:
+        console.print(f"Already ingested: {file} (same SHA-256 {result.sha256[:12]}); "
+                      "nothing changed.", markup=False, soft_wrap=True)
+        return
+    console.print(f"Accepted {file}: {result.rows} responses ({inst.id}, {wave}, {site}). "
+                  f"Store: {s.inserted} new, {s.updated} updated, {s.unchanged} unchanged.",
+                  markup=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``surveys``, ``participants``, ``pull`` and ``submit`` to the ``evalkit`` app."""
+    app.add_typer(surveys_app, name="surveys")
+    app.add_typer(participants_app, name="participants")
+    app.command("pull")(pull)
+    app.command("submit")(submit)
