@@ -174,3 +174,7 @@ _register_network(app)
 from evalkit.cli_stats import register as _register_stats  # noqa: E402
 
 _register_stats(app)
+
+from evalkit.cli_surveys import register as _register_surveys  # noqa: E402
+
+_register_surveys(app)
