@@ -16,6 +16,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from limesurvey_server import _csv, _php_json
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
@@ -304,3 +307,51 @@ def test_recorded_export_maps_back_to_items():
     assert not any(rid == "limesurvey:246810:3" and item.startswith("exp")
                    for rid, item in a.index)
     assert not mapped.answers["text"].fillna("").str.contains("tokS0").any()
+
+
+# The export parser, for any content the server can write --------------------------------
+VALUE = st.one_of(st.none(), st.text(alphabet=st.characters(codec="utf-8",
+                                                            exclude_categories=("Cs",)),
+                                     max_size=40))
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(st.tuples(st.integers(1, 10**6), st.one_of(st.none(), st.integers(0, 9)),
+                               VALUE, VALUE, VALUE), max_size=5))
+def test_csv_and_json_exports_of_any_values_parse_back_exactly(rows):
+    header = ["id", "lastpage", "Q1", "Q2[SQ001]", "Q3"]
+    records = [dict(zip(header, r, strict=True)) for r in rows]
+    text_json = '{"responses": [' + ",".join(_php_json(r) for r in records) + "]}"
+    lines = [";".join(_csv(h) for h in header)] + [
+        ";".join(_csv(None if v is None else str(v)) for v in r) for r in rows]
+    text_csv = "\ufeff" + "\r\n".join(lines) + "\r\n\r\n"
+    assert parse_export(text_json.encode(), "json") == records
+    assert parse_export(text_csv.encode(), "csv") == records
+
+
+def test_generated_lss_has_the_layout_the_real_server_imported():
+    import xml.etree.ElementTree as ET
+
+    from evalkit._assets import asset_path
+    from evalkit.instruments import load_instruments
+    from evalkit.sources import build_lss, plan_questions
+
+    reference = ET.parse(FIXTURES / "evalkit_site_evaluation.lss").getroot()
+
+    def layout(root):
+        return [(section.tag, [f.text for f in section.findall("fields/fieldname")])
+                for section in root]
+
+    cf = load_instruments(asset_path("surveys"))["community"]
+    questions = plan_questions(cf, sites=["S01", "S02"])
+    ours = ET.fromstring(build_lss(cf, questions, title="Community ]]> & <feedback>",
+                                   anonymized=True))
+    assert layout(ours) == layout(reference)
+    assert ours.findtext("surveys/rows/row/anonymized") == "Y"
+    assert ours.findtext("surveys_languagesettings/rows/row/surveyls_title") == (
+        "Community ]]> & <feedback>")
+    relevance = {r.findtext("title"): r.findtext("relevance")
+                 for r in ours.findall("questions/rows/row")}
+    assert relevance["languageother"] == '(language == "A3")'
+    codes = [r.findtext("title") for r in ours.findall("questions/rows/row")]
+    assert codes == [q.code for q in questions]

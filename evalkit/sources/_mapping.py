@@ -49,9 +49,11 @@ ATTRIBUTES = {"attribute_1": "site", "attribute_2": "wave", "attribute_3": "org"
 ANONYMIZED_DATE = "1980-01-01 00:00:00"
 
 QuestionType = Literal["F", "L", "M", "N", "T", "D"]
-# Response-table columns of every survey: never used as question codes.
+# Response-table columns of every survey and ExpressionScript's own variable names: never
+# used as question codes (compared case-insensitively).
 _RESERVED = {"id", "token", "submitdate", "lastpage", "startlanguage", "seed", "startdate",
-             "datestamp", "ipaddr", "refurl"}
+             "datestamp", "ipaddr", "refurl", "lang", "sid", "savedid", "qid", "gid", "sgq",
+             "this", "self", "that"}
 _LS_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,19}$")
 
 
@@ -135,10 +137,12 @@ class Deployments(_Strict):
                 and (site is None or d.site in (None, site))]
 
     def replace(self, deployment: Deployment) -> Deployments:
-        """A copy with ``deployment`` added, replacing the record of the same survey."""
-        kept = [d for d in self.deployments
-                if (d.url, d.survey_id) != (deployment.url, deployment.survey_id)]
-        return Deployments(deployments=(*kept, deployment))
+        """A copy with ``deployment`` added, or put in place of the same survey's record."""
+        same = (deployment.url, deployment.survey_id)
+        if any((d.url, d.survey_id) == same for d in self.deployments):
+            return Deployments(deployments=tuple(
+                deployment if (d.url, d.survey_id) == same else d for d in self.deployments))
+        return Deployments(deployments=(*self.deployments, deployment))
 
 
 def load_deployments(path: str | Path) -> Deployments:
