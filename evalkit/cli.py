@@ -106,7 +106,7 @@ def demo(
 
 @app.command()
 def status(project: ProjectOpt = Path(".")) -> None:
-    """Check the configuration and show what the store holds.
+    """Check the configuration and show response rates by site, wave and instrument.
 
     Example: evalkit status -p my-evaluation
     """
@@ -120,9 +120,18 @@ def status(project: ProjectOpt = Path(".")) -> None:
     if counts.empty:
         console.print(f"Store {cfg.store_path} is empty.", markup=False)
         return
-    table = Table("instrument", "wave", "responses", title=f"Store {cfg.store_path}")
-    for row in counts.itertuples(index=False):
-        table.add_row(str(row.instrument), str(row.wave), str(row.responses))
+    import pandas as pd
+
+    from evalkit.sources import response_rates
+
+    rates = response_rates(cfg)
+    table = Table("site", "wave", "instrument", "responded", "expected", "rate",
+                  title=f"Response rates ({cfg.store_path.name})")
+    for r in rates.itertuples(index=False):
+        expected = "open survey" if pd.isna(r.expected) else str(int(r.expected))
+        rate = "—" if pd.isna(r.rate) else f"{r.rate:.0%}"
+        table.add_row(str(r.site), str(r.wave), str(r.instrument), str(int(r.responded)),
+                      expected, rate)
     console.print(table)
 
 

@@ -11,7 +11,7 @@ Examples
 >>> folder = pathlib.Path(tempfile.mkdtemp()) / "my-eval"
 >>> cfg = create_project(folder)
 >>> sorted(p.name for p in folder.iterdir())
-['_quarto.yml', 'analyses', 'evalkit.yml', 'reports', 'surveys']
+['.gitignore', '_quarto.yml', 'analyses', 'evalkit.yml', 'reports', 'surveys']
 >>> cfg.collaborative.name
 'My Complex Care Learning Collaborative'
 """
@@ -78,6 +78,12 @@ def create_project(directory: str | Path, *, config: Mapping[str, Any] | None = 
         )
     directory.mkdir(parents=True, exist_ok=True)
     refresh_assets(directory)
+    ignore = directory / ".gitignore"
+    if not ignore.exists():
+        # Survey data is about people: keep the store, pulled data and outputs out of git.
+        ignore.write_text("# evalkit: data about people stays out of version control\n"
+                          "*.duckdb\n*.duckdb.wal\n.evalkit/\nresults/\n_output/\n"
+                          "data/\n")
     if config is None:
         shutil.copyfile(asset_path("templates") / "evalkit.yml", target)
     else:

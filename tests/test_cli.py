@@ -81,3 +81,22 @@ def test_analyze_without_data_explains(tmp_path):
     result = runner.invoke(app, ["analyze", "-p", str(tmp_path)])
     assert result.exit_code == 1
     assert "the store does not exist yet; ingest data first" in result.output
+
+
+def test_status_shows_response_rates_for_the_demo(tmp_path, demo_data):
+    from evalkit.demo import demo_config
+    from evalkit.project import create_project
+    from evalkit.store import ingest
+
+    cfg = create_project(tmp_path, config=demo_config(demo_data))
+    ingest(cfg.store_path, demo_data.batch, source="demo")
+    result = runner.invoke(app, ["status", "-p", str(tmp_path)], terminal_width=120)
+    assert result.exit_code == 0, result.output
+    assert "Response rates" in result.output
+    b = demo_data.batch
+    s01 = b.participants[b.participants["site_id"] == "S01"]
+    base = b.responses[(b.responses["instrument"] == "partnership")
+                       & (b.responses["wave"] == "baseline") & (b.responses["site_id"] == "S01")]
+    assert re.search(rf"S01\s+│\s+baseline\s+│\s+partnership\s+│\s+{len(base)}\s+│\s+"
+                     rf"{len(s01)}\s+│\s+100%", result.output)
+    assert "open survey" in result.output  # community feedback has no denominator
