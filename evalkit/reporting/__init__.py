@@ -24,6 +24,7 @@ from evalkit.reporting._format import (
 )
 from evalkit.reporting._reports import ReportJob, render_reports, report_jobs
 from evalkit.reporting._show import show_figure
+from evalkit.reporting._theme import OKABE_ITO, use_theme
 from evalkit.results import Results, read_results
 
 load_results = read_results
@@ -42,4 +43,6 @@ __all__ = [
     "html_table",
     "markdown_table",
     "show_figure",
+    "OKABE_ITO",
+    "use_theme",
 ]

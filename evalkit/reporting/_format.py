@@ -26,12 +26,22 @@ SUPPRESSED = "—"
 
 
 def suppress_small(data: pd.DataFrame, *, count_columns: Sequence[str], threshold: int,
-                   value_columns: Sequence[str] | None = None) -> pd.DataFrame:
+                   value_columns: Sequence[str] | None = None,
+                   complementary: Sequence[str] | None = None) -> pd.DataFrame:
     """Hide counts below ``threshold`` (shown as ``<threshold``) and the values they carry.
 
     A row with any count column below the threshold keeps its labels but shows ``<11`` in
     the count and a dash in every value column (default: every other numeric column).
     Counts of zero are not sensitive and stay visible.
+
+    ``complementary`` names the columns that define groups of rows adding up to a total
+    published elsewhere (e.g. the groups of one demographic breakdown). Within such a group,
+    if exactly one row is suppressed, the next smallest non-zero row is suppressed too, so
+    the hidden count cannot be recovered by subtraction.
+
+    >>> df = pd.DataFrame({"var": ["age"] * 3, "n": [5, 40, 60], "mean": [3.1, 3.4, 3.6]})
+    >>> suppress_small(df, count_columns=["n"], threshold=11, complementary=["var"])["n"].tolist()
+    ['<11', '—', 60]
 
     Returns
     -------
@@ -48,6 +58,17 @@ def suppress_small(data: pd.DataFrame, *, count_columns: Sequence[str], threshol
         hit = (n > 0) & (n < threshold)
         small |= hit
         out.loc[hit, c] = f"<{threshold}"
+    if complementary and count_columns:
+        n = pd.to_numeric(data[count_columns[0]], errors="coerce")
+        for _, idx in data.groupby(list(complementary), dropna=False).groups.items():
+            hidden = small.loc[idx]
+            if int(hidden.sum()) == 1:
+                candidates = n.loc[idx][~hidden & (n.loc[idx] > 0)]
+                if len(candidates):
+                    extra = candidates.idxmin()
+                    small.loc[extra] = True
+                    for c in count_columns:
+                        out.loc[extra, c] = SUPPRESSED  # hidden, but not small: no "<"
     for c in value_columns:
         out.loc[small, c] = SUPPRESSED
     return out
