@@ -278,6 +278,9 @@ def generate(seed: int = 2026, *, n_sites: int = 6) -> DemoData:
             for j in range(n_cf):
                 if wave == "endline" and base_codes and rng.random() < 0.30:
                     code = base_codes.pop(int(rng.integers(len(base_codes))))
+                    if rng.random() < 0.15:  # a typo: one character written differently
+                        pos = int(rng.integers(len(code)))
+                        code = code[:pos] + ("X" if code[pos] != "X" else "Y") + code[pos + 1:]
                 else:
                     code = _sgic(rng)
                     if wave == "baseline":

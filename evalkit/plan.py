@@ -66,6 +66,12 @@ class FeedbackSettings(_Strict):
     quotes_per_theme: int = Field(default=3, ge=0)
 
 
+class LinkageSettings(_Strict):
+    instrument: str = "community"
+    max_mismatches: int = Field(default=0, ge=0)
+    prefer_exact: bool = False
+
+
 class Multiplicity(_Strict):
     method: Literal["holm", "BH"] = "holm"
     family: tuple[str, ...] = ()
@@ -83,6 +89,7 @@ class AnalysisPlan(_Strict):
     reliability: bool = True
     network: NetworkSettings | None = None
     feedback: FeedbackSettings | None = None
+    linkage: LinkageSettings | None = None
 
     @model_validator(mode="after")
     def _references(self) -> AnalysisPlan:

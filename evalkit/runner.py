@@ -107,7 +107,7 @@ def run_plan(config: ProjectConfig, plan: AnalysisPlan, instruments: dict[str, I
     (tables, data_hash)
         Result tables by name, and a hash of the data the analyses saw.
     """
-    steps = ["score", "prepost", "reliability", "model", "network", "feedback"]
+    steps = ["score", "prepost", "reliability", "model", "network", "feedback", "linkage"]
     task = progress.add_task("Analysing", total=len(steps))  # type: ignore[attr-defined]
     scores, items = outcome_scores(config, plan, instruments)
     tables: dict[str, pd.DataFrame] = {
@@ -140,6 +140,11 @@ def run_plan(config: ProjectConfig, plan: AnalysisPlan, instruments: dict[str, I
         tables.update(feedback_tables(config.store_path, config, config.path(fb.codebook),
                                       names=names, instrument=fb.instrument,
                                       item=fb.comment_item, per_theme=fb.quotes_per_theme))
+    progress.advance(task)  # type: ignore[attr-defined]
+    if plan.linkage is not None and plan.linkage.instrument in instruments:
+        table = _linkage_table(config, plan, instruments[plan.linkage.instrument])
+        if table is not None:
+            tables["linkage"] = table
     progress.advance(task)  # type: ignore[attr-defined]
     return tables, _data_hash(scores, items)
 
@@ -318,4 +323,35 @@ def _reliability_table(items: dict[str, pd.DataFrame], plan: AnalysisPlan,
                      "std_alpha": res.std_alpha, "average_r": res.average_r,
                      "alpha_low": res.feldt_ci_low, "alpha_high": res.feldt_ci_high,
                      "omega_total": res.omega_total, "missing": "pairwise"})
+    return pd.DataFrame(rows)
+
+
+def _linkage_table(config: ProjectConfig, plan: AnalysisPlan,
+                   instrument: Instrument) -> pd.DataFrame | None:
+    """Match rate of self-generated codes between the pre and post waves, per site.
+
+    Columns: ``site_id, n_pre, n_post, linked, ambiguous, match_rate, max_mismatches``.
+    Codes themselves never leave this function.
+    """
+    from evalkit.linkage import link_codes
+    from evalkit.tables import text_answers
+
+    assert plan.linkage is not None  # noqa: S101 - checked by the caller
+    if instrument.linkage_code is None:
+        return None
+    codes = text_answers(config.store_path, instrument.id, instrument.linkage_code)
+    if codes.empty:
+        return None
+    pre, post = plan.compare.pre, plan.compare.post
+    rows = []
+    for site, sub in codes.groupby("site_id", sort=True):
+        a = sub[sub["wave"] == pre].set_index("response_id")["text"]
+        b = sub[sub["wave"] == post].set_index("response_id")["text"]
+        res = link_codes(a, b, max_mismatches=plan.linkage.max_mismatches,
+                         prefer_exact=plan.linkage.prefer_exact)
+        n_amb = (len(set(res.ambiguous["pre_row"])) if len(res.ambiguous) else 0)
+        rows.append({"site_id": site, "n_pre": len(a), "n_post": len(b),
+                     "linked": len(res.pairs), "ambiguous": n_amb,
+                     "match_rate": res.match_rate,
+                     "max_mismatches": plan.linkage.max_mismatches})
     return pd.DataFrame(rows)

@@ -53,3 +53,18 @@ def test_truth_and_config(demo_data):
         "partnership_total_change"]
     cfg = ProjectConfig.model_validate(demo_config(demo_data))
     assert set(cfg.site_modality().values()) == {"coaching", "peer", "convening"}
+
+
+def test_returning_community_codes_include_typos(demo_data):
+    from evalkit.linkage import link_codes
+
+    a = demo_data.batch.answers
+    r = demo_data.batch.responses.set_index("response_id")
+    codes = a[a["item"] == "SGIC"].assign(wave=lambda d: d["response_id"].map(r["wave"]),
+                                          site=lambda d: d["response_id"].map(r["site_id"]))
+    s1 = codes[codes["site"] == "S01"]
+    pre = s1[s1["wave"] == "baseline"]["text"].reset_index(drop=True)
+    post = s1[s1["wave"] == "endline"]["text"].reset_index(drop=True)
+    exact = link_codes(pre, post).pairs
+    tolerant = link_codes(pre, post, max_mismatches=1, prefer_exact=True).pairs
+    assert len(exact) > 5 and len(tolerant) > len(exact)
