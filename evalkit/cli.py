@@ -83,7 +83,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the demo generator.")] = 2026,
     engine: Annotated[str, typer.Option(help="Renderer: auto, quarto or fallback.")] = "auto",
 ) -> None:
-    """Run the whole pipeline on a generated demo collaborative.
+    """Run the whole pipeline on a generated demo collaborative, reports in HTML and Word.
 
     Example: evalkit demo --out demo
     """
@@ -100,7 +100,7 @@ def demo(
     console.print(f"Results: {outcome.results_dir}", markup=False)
     console.print("Reports:", markup=False)
     for path in outcome.reports:
-        console.print(f"  {path}", markup=False)
+        console.print(f"  {path}", markup=False, soft_wrap=True)
     console.print(f"Done in {took:.1f} s.", markup=False)
 
 
@@ -148,24 +148,60 @@ def analyze(project: ProjectOpt = Path(".")) -> None:
     console.print(f"Results written: {manifest.parent}", markup=False)
 
 
+def _split_formats(values: list[str] | None) -> list[str]:
+    out: list[str] = []
+    for value in values or []:
+        for part in value.split(","):
+            if part.strip() and part.strip() not in out:
+                out.append(part.strip())
+    unknown = [f for f in out if f not in ("html", "docx")]
+    if unknown:
+        _fail(f"--format: unsupported format(s) {unknown}; choose from html, docx "
+              "(e.g. --format html,docx)")
+    return out or ["html", "docx"]
+
+
 @app.command()
 def report(
     project: ProjectOpt = Path("."),
+    site: Annotated[list[str] | None, typer.Option(
+        help="Render only this site's report (repeatable).")] = None,
+    all_: Annotated[bool, typer.Option(
+        "--all", help="Render the cross-site, lessons and every site report (the default "
+        "without --site).")] = False,
+    fmt: Annotated[list[str] | None, typer.Option(
+        "--format", help="Output formats, comma-separated: html, docx. Default: both.")
+    ] = None,
     engine: Annotated[str, typer.Option(help="Renderer: auto, quarto or fallback.")] = "auto",
-    site: Annotated[list[str] | None, typer.Option(help="Only these site ids (repeatable).")
-                    ] = None,
+    force: Annotated[bool, typer.Option(
+        help="Render every report, even those whose inputs did not change.")] = False,
+    jobs: Annotated[int | None, typer.Option(
+        "--jobs", "-j", min=1, help="Reports rendered at once (default: number of CPUs).")
+    ] = None,
 ) -> None:
-    """Render the cross-site and per-site reports from results/.
+    """Render the cross-site, lessons and site reports from results/, only what changed.
 
-    Example: evalkit report -p my-evaluation --site S01
+    Each report goes into its own folder of _output/ (cross-site/, lessons/, sites/S01/),
+    and is checked for small cells and personal data before it is kept.
+
+    Example: evalkit report -p my-evaluation --site S01 --format html
     """
     from evalkit.pipeline import render_project
 
+    if site and all_:
+        _fail("--site and --all: choose one (--all renders every report)")
+    formats = _split_formats(fmt)
     with _errors(), _progress() as progress:
-        note, outputs = render_project(project, engine=engine, sites=site, progress=progress)
+        note, summary = render_project(project, engine=engine, sites=site, formats=formats,
+                                       force=force, workers=jobs, progress=progress)
     console.print(note, markup=False)
-    for path in outputs:
-        console.print(f"  {path}", markup=False)
+    console.print(summary.describe(), markup=False)
+    rendered = {job.job_id for job in summary.rendered}
+    for path in summary.outputs:
+        stem = path.with_suffix("").as_posix()
+        fresh = any(stem == j or stem.endswith("/" + j) for j in rendered)
+        console.print(f"  {'rendered  ' if fresh else 'up to date'}  {path}", markup=False,
+                      soft_wrap=True)
 
 
 def _print_json(obj: Any) -> None:

@@ -11,12 +11,16 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from evalkit.config import ProjectConfig, load_config
 from evalkit.errors import ConfigError
 from evalkit.instruments import Instrument, load_instrument
+
+if TYPE_CHECKING:
+    from evalkit.reporting._reports import RenderSummary
 
 __all__ = ["DemoOutcome", "store_status", "analyze_project", "render_project", "run_demo",
            "project_instruments"]
@@ -95,41 +99,65 @@ def analyze_project(project: str | Path, *, progress: object | None = None) -> P
 
 
 def render_project(project: str | Path, *, engine: str = "auto",
-                   sites: Sequence[str] | None = None, progress: object | None = None,
-                   ) -> tuple[str, list[Path]]:
-    """Render the cross-site report and the site reports from the results folder.
+                   sites: Sequence[str] | None = None,
+                   formats: Sequence[str] = ("html", "docx"), force: bool = False,
+                   workers: int | None = None, progress: object | None = None,
+                   ) -> tuple[str, RenderSummary]:
+    """Render the project's reports from its results folder, only those that changed.
+
+    Without ``sites``, the cross-site report, the lessons report (when
+    ``reports/lessons.qmd`` exists) and every site report; with ``sites``, those sites'
+    reports only. Each goes into its own folder of the output folder
+    (``cross-site/``, ``lessons/``, ``sites/<SITE>/``), several at once, and a document
+    is rendered again only when its text, parameters, formats, engine, the evalkit code or
+    the results it reads changed since the last run, or ``force`` is set (see
+    :mod:`evalkit.reporting._cache`). Every file written is scanned for small cells (below
+    ``reports.suppression_threshold``), emails, phone numbers, pseudonymous participant ids
+    and the names in the plan's ``feedback.names_file``; an unsafe file is deleted and the
+    render fails.
 
     Returns
     -------
-    (note, outputs)
-        A one-line note saying which renderer ran, and the files written.
+    (note, summary)
+        A one-line note saying which renderer ran, and what was rendered or up to date.
     """
+    from evalkit.feedback import read_names
+    from evalkit.plan import load_plan
     from evalkit.reporting import read_results, render_reports, report_jobs
     from evalkit.reporting._render import quarto_available
+    from evalkit.reporting._scan import ScanRules
 
     progress = progress or _NoProgress()
+    if engine not in ("auto", "quarto", "fallback"):
+        raise ConfigError(f"--engine: expected auto, quarto or fallback; got {engine!r}")
     cfg = load_config(project)
     read_results(cfg.results_path)  # fail early and clearly when analyze has not run
-    chosen = [(s.id, s.name) for s in cfg.sites if not sites or s.id in sites]
     unknown = sorted(set(sites or ()) - {s.id for s in cfg.sites})
     if unknown:
         raise ConfigError(f"--site: unknown site id(s) {unknown}; sites are "
                           f"{[s.id for s in cfg.sites]}")
-    jobs = report_jobs(cfg.root / "reports", cfg.results_path, chosen)
-    if sites:
-        jobs = jobs[1:]
+    chosen = [(s.id, s.name) for s in cfg.sites if not sites or s.id in sites]
+    jobs = report_jobs(cfg.root / "reports", cfg.results_path, chosen, whole=not sites)
+    plan_path = cfg.path(cfg.plan)
+    names: list[str] = []
+    names_source = "the names file"
+    if plan_path.exists():
+        plan = load_plan(plan_path)
+        if plan.feedback is not None and plan.feedback.names_file:
+            names = read_names(cfg.path(plan.feedback.names_file))
+            names_source = plan.feedback.names_file
+    rules = ScanRules(threshold=cfg.reports.suppression_threshold, names=tuple(names),
+                      names_source=names_source)
     quarto = quarto_available()
     use_quarto = engine == "quarto" or (engine == "auto" and quarto is not None)
-    if engine not in ("auto", "quarto", "fallback"):
-        raise ConfigError(f"--engine: expected auto, quarto or fallback; got {engine!r}")
     note = (f"Rendering with Quarto ({quarto})." if use_quarto else
             "Quarto CLI not found on PATH: rendering the same .qmd files with a Jupyter "
             "kernel and pandoc.")
     task = progress.add_task("Rendering reports", total=len(jobs))
-    outputs = render_reports(jobs, output_dir=cfg.output_path, engine=engine,
-                             project_dir=cfg.root,
-                             on_done=lambda job: progress.advance(task))
-    return note, outputs
+    summary = render_reports(jobs, output_dir=cfg.output_path, engine=engine,  # type: ignore[arg-type]
+                             formats=formats, project_dir=cfg.root, scan=rules, force=force,
+                             workers=workers, on_done=lambda job: progress.advance(task))
+    return note, summary
 
 
 @dataclass(frozen=True)
@@ -144,6 +172,7 @@ class DemoOutcome:
 
 
 def run_demo(out: str | Path, *, seed: int = 2026, engine: str = "auto",
+             formats: Sequence[str] = ("html", "docx"),
              progress: object | None = None) -> DemoOutcome:
     """Create the demo project in ``out`` and run generate -> ingest -> analyze -> report.
 
@@ -183,6 +212,7 @@ def run_demo(out: str | Path, *, seed: int = 2026, engine: str = "auto",
                 f"({summary.answers_written} answers) into {cfg.store_path}; "
                 f"{summary.personal_items_dropped} personal answers dropped")
     manifest = analyze_project(out, progress=progress)
-    note, outputs = render_project(out, engine=engine, progress=progress)
+    note, rendered = render_project(out, engine=engine, formats=formats, progress=progress)
     return DemoOutcome(project=out, ingest_line=line, results_dir=manifest.parent,
-                       reports=tuple(outputs), notes=(note,))
+                       reports=rendered.outputs, notes=(note, rendered.describe()))
+

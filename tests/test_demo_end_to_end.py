@@ -40,20 +40,24 @@ def test_demo_makes_every_step(demo_dir):
         manifest["tables"])
     assert manifest["plan"]["compare"] == {"pre": "baseline", "post": "endline"}
     assert manifest["versions"]["evalkit"]
-    reports = sorted(p.name for p in (out / "_output").glob("*.html"))
-    assert reports == ["cross-site.html"] + [f"site-S0{i}.html" for i in range(1, 7)]
-    assert "Reports:" in output and "cross-site.html" in output
+    reports = sorted(p.relative_to(out / "_output").as_posix()
+                     for p in (out / "_output").rglob("*") if p.suffix in (".html", ".docx"))
+    docs = ["cross-site/cross-site", "lessons/lessons",
+            *[f"sites/S0{i}/site-S0{i}" for i in range(1, 7)]]
+    assert reports == sorted(f"{d}.{ext}" for d in docs for ext in ("html", "docx"))
+    assert "Reports:" in output and "cross-site/cross-site.html" in output
+    assert "8 rendered, 0 up to date." in output
     assert re.search(r"Done in \d+\.\d s\.", output)
 
 
 def test_reports_show_what_a_reader_needs(demo_dir):
     out, _ = demo_dir
-    cross = (out / "_output" / "cross-site.html").read_text()
+    cross = (out / "_output" / "cross-site" / "cross-site.html").read_text()
     for text in ("Which modality worked best?", "Difference in change",
                  "Partnership score (all domains)", "Riverbend Complex Care Partnership",
                  "data:image/png;base64"):
         assert text in cross, text
-    site = (out / "_output" / "site-S02.html").read_text()
+    site = (out / "_output" / "sites" / "S02" / "site-S02.html").read_text()
     assert "Harbor County Care Network" in site and "Peer learning" in site
     assert "Change at your site" in site
 
@@ -63,7 +67,7 @@ def test_no_personal_data_in_any_report(demo_dir):
     from evalkit.demo import DEMO_NAMES
 
     out, _ = demo_dir
-    for page in sorted((out / "_output").glob("*.html")):
+    for page in sorted((out / "_output").rglob("*.html")):
         text = re.sub(r"data:[^\"')]+", "", page.read_text())  # embedded images
         assert not re.search(r"[\w.+-]+@[\w-]+\.\w+", text), page.name
         assert not re.search(r"\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}", text), page.name
@@ -80,6 +84,7 @@ def test_rerun_on_same_folder_is_safe(demo_dir):
     again = runner.invoke(app, ["demo", "--out", str(out)])
     assert again.exit_code == 0, again.output
     assert "nothing new" in again.output
+    assert "0 rendered, 8 up to date." in again.output  # same data: no report rendered again
     assert _counts(out / "evalkit.duckdb") == before
     tables_after = json.loads((out / "results" / "manifest.json").read_text())["tables"]
     assert {k: v["sha256"] for k, v in tables_after.items()} == {

@@ -804,7 +804,9 @@ def _execute(
     current, started = 0, False
     with log_path.open("w", encoding="utf-8") as log:
         try:
-            with client.setup_kernel(env=env, stdout=log, stderr=log):
+            # cleanup_kc: we pass our own kernel manager, so nbclient would otherwise leave the
+            # kernel running (and its channels open) after the document is done.
+            with client.setup_kernel(env=env, stdout=log, stderr=log, cleanup_kc=True):
                 started = True
                 for current, cell in enumerate(nb.cells):
                     client.timeout = max(1, math.ceil(_remaining(deadline, timeout, qmd)))

@@ -1,73 +1,354 @@
-"""Which report documents a project renders, and rendering them all."""
+"""Which report documents a project renders, and rendering them: in parallel, only what
+changed, each checked before it is kept.
+
+Each document is rendered into its own folder under the output folder, so the files one
+writes can never overwrite another's::
+
+    _output/cross-site/cross-site.html   (and .docx)
+    _output/lessons/lessons.html
+    _output/sites/S01/site-S01.html
+
+:func:`render_reports` skips a document whose key (see :mod:`evalkit.reporting._cache`) is
+unchanged since the last run and whose outputs are still there, renders the others
+concurrently (one thread per worker, each driving its own kernel and pandoc processes) and
+scans every file it writes (:mod:`evalkit.reporting._scan`): a file with a small cell or
+personal data is deleted and the render fails.
+"""
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from evalkit.errors import RenderError
+from evalkit.reporting._cache import (
+    RenderState,
+    ResultsDigest,
+    comparison_digest,
+    document_key,
+    file_sha256,
+    results_digest,
+)
+from evalkit.reporting._scan import ScanRules, check_outputs
 
-__all__ = ["ReportJob", "report_jobs", "render_reports"]
+__all__ = ["RenderSummary", "ReportJob", "render_reports", "report_jobs"]
+
+_FORMAT_EXT = {"html": "html", "docx": "docx"}
 
 
 @dataclass(frozen=True)
 class ReportJob:
-    """One document to render: the ``.qmd``, its parameters and the output name."""
+    """One document to render.
+
+    Attributes
+    ----------
+    document
+        The ``.qmd`` file.
+    output_stem
+        File name of the outputs without extension.
+    params
+        The document's parameters.
+    title
+        What the progress display calls it.
+    folder
+        Folder of the outputs, relative to the output folder (``""``: the output folder).
+    site
+        For a site report, the site whose rows it reads (which results its key hashes);
+        ``None`` for a document that reads the whole results.
+    """
 
     document: Path
     output_stem: str
     params: dict = field(default_factory=dict)
     title: str = ""
+    folder: str = ""
+    site: str | None = None
+
+    @property
+    def job_id(self) -> str:
+        """The outputs' path without extension, relative to the output folder."""
+        return f"{self.folder}/{self.output_stem}" if self.folder else self.output_stem
+
+
+@dataclass(frozen=True)
+class RenderSummary:
+    """What :func:`render_reports` did.
+
+    Attributes
+    ----------
+    outputs
+        Every job's output files, in job order, whether rendered now or up to date.
+    rendered
+        Jobs rendered in this run.
+    up_to_date
+        Jobs skipped because nothing they depend on changed.
+    stale_comparisons
+        Up-to-date site reports whose comparison rows (modality, collaborative) have
+        changed since they were rendered; ``force=True`` refreshes them.
+    seconds
+        Wall-clock seconds of each rendered job (render and scan), by job id.
+    """
+
+    outputs: tuple[Path, ...]
+    rendered: tuple[ReportJob, ...]
+    up_to_date: tuple[ReportJob, ...]
+    stale_comparisons: tuple[ReportJob, ...] = ()
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """One line for the user: counts, and which site reports show stale comparisons.
+
+        >>> RenderSummary(outputs=(), rendered=(), up_to_date=()).describe()
+        '0 rendered, 0 up to date.'
+        """
+        line = f"{len(self.rendered)} rendered, {len(self.up_to_date)} up to date."
+        if self.stale_comparisons:
+            ids = ", ".join(job.site or job.job_id for job in self.stale_comparisons)
+            line += (f" The site reports of {ids} show modality and collaborative rows from "
+                     "earlier results; render with --force to refresh them.")
+        return line
 
 
 def report_jobs(reports_dir: str | Path, results_dir: str | Path,
-                sites: Sequence[tuple[str, str]]) -> list[ReportJob]:
-    """The cross-site report plus one site report per site.
+                sites: Sequence[tuple[str, str]], *, whole: bool = True) -> list[ReportJob]:
+    """The cross-site report, the lessons report and one site report per site.
 
     Parameters
     ----------
     reports_dir
-        Folder holding ``cross_site.qmd`` and ``site.qmd``.
+        Folder holding ``cross_site.qmd``, ``lessons.qmd`` and ``site.qmd``. A missing
+        ``lessons.qmd`` is left out.
     results_dir
         Results folder passed to every document as the ``results_dir`` parameter.
     sites
         ``(site_id, site_name)`` pairs.
+    whole
+        Include the whole-collaborative documents (cross-site and lessons).
 
     Examples
     --------
-    >>> [j.output_stem for j in report_jobs("reports", "results", [("S01", "North")])]
-    ['cross-site', 'site-S01']
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for name in ("cross_site.qmd", "lessons.qmd", "site.qmd"):
+    ...     _ = (folder / name).write_text("---\\ntitle: x\\n---\\n")
+    >>> [j.job_id for j in report_jobs(folder, "results", [("S01", "North")])]
+    ['cross-site/cross-site', 'lessons/lessons', 'sites/S01/site-S01']
     """
     reports_dir, results_dir = Path(reports_dir), Path(results_dir).resolve()
-    jobs = [ReportJob(reports_dir / "cross_site.qmd", "cross-site",
-                      {"results_dir": str(results_dir)}, "Cross-site report")]
+    common = {"results_dir": str(results_dir)}
+    jobs = []
+    if whole:
+        jobs.append(ReportJob(reports_dir / "cross_site.qmd", "cross-site", dict(common),
+                              "Cross-site report", folder="cross-site"))
+        lessons = reports_dir / "lessons.qmd"
+        if lessons.exists():
+            jobs.append(ReportJob(lessons, "lessons", dict(common), "Lessons report",
+                                  folder="lessons"))
     for site_id, name in sites:
         jobs.append(ReportJob(reports_dir / "site.qmd", f"site-{site_id}",
-                              {"results_dir": str(results_dir), "site": site_id},
-                              f"Site report: {name}"))
+                              {**common, "site": site_id}, f"Site report: {name}",
+                              folder=f"sites/{site_id}", site=site_id))
     return jobs
+
+
+def _resolve_engine(engine: str) -> Literal["quarto", "fallback"]:
+    from evalkit.reporting._render import quarto_available
+
+    if engine not in ("auto", "quarto", "fallback"):
+        raise RenderError(f"engine must be 'auto', 'quarto' or 'fallback', got {engine!r}")
+    quarto = quarto_available()
+    if engine == "quarto" and quarto is None:
+        raise RenderError("engine='quarto' was asked for but the quarto CLI is not on PATH; "
+                          "install Quarto or use engine='fallback'")
+    return "quarto" if quarto is not None and engine != "fallback" else "fallback"
+
+
+def _formats(formats: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for fmt in [formats] if isinstance(formats, str) else formats:
+        if fmt not in _FORMAT_EXT:
+            raise RenderError(f"formats: unsupported format {fmt!r}; supported are "
+                              f"{sorted(_FORMAT_EXT)}")
+        if fmt not in out:
+            out.append(fmt)
+    if not out:
+        raise RenderError("formats: at least one output format is needed, got none")
+    return out
 
 
 def render_reports(jobs: Sequence[ReportJob], *, output_dir: str | Path,
                    engine: Literal["auto", "quarto", "fallback"] = "auto",
                    formats: Sequence[str] = ("html",), project_dir: str | Path | None = None,
-                   on_done: Callable[[ReportJob], None] | None = None) -> list[Path]:
-    """Render every job into ``output_dir`` and return the output files.
+                   scan: ScanRules | None = None, force: bool = False,
+                   workers: int | None = None, timeout: float = 600,
+                   on_done: Callable[[ReportJob], None] | None = None) -> RenderSummary:
+    """Render the jobs that changed since the last run, in parallel, and check each output.
 
-    ``on_done`` is called after each document (the CLI uses it to advance a progress bar).
+    Parameters
+    ----------
+    jobs
+        The documents, e.g. from :func:`report_jobs`.
+    output_dir
+        Folder of the outputs: each job writes ``<folder>/<output_stem>.<format>`` in it.
+        The keys of the last run are kept in ``.render-state.json`` there.
+    engine
+        ``"auto"`` (Quarto when on PATH, else the fallback), ``"quarto"`` or ``"fallback"``.
+    formats
+        Output formats, ``"html"`` and/or ``"docx"``.
+    project_dir
+        Folder holding the Quarto project's ``_quarto.yml``.
+    scan
+        What a published file must not contain (threshold, names). Every output written is
+        scanned; so is an up-to-date output the current rules have not checked yet.
+    force
+        Render every job, changed or not.
+    workers
+        Documents rendered at once; default: the number of CPUs.
+    timeout
+        Seconds allowed per document.
+    on_done
+        Called with each job once it is rendered or found up to date (the CLI advances a
+        progress bar with it).
+
+    Returns
+    -------
+    RenderSummary
+
+    Raises
+    ------
+    RenderError
+        After every job has run, if any failed (a missing document, an error in a cell, an
+        output that is not safe to publish); the message lists each failure. Outputs that
+        failed the scan are deleted; jobs that succeeded are kept and remembered.
     """
-    from evalkit.reporting._render import render_document
+    from evalkit.reporting._render import _project_file
 
-    outputs: list[Path] = []
+    rules = scan or ScanRules()
+    fmts = _formats(formats)
+    used = _resolve_engine(engine)
+    root = Path(output_dir)
+    project = Path(project_dir) if project_dir else None
+    if workers is not None and workers < 1:
+        raise RenderError(f"workers must be at least 1, got {workers}")
+    state = RenderState.load(root)
+    rules_digest = rules.digest_parts()
+    digests: dict[str, ResultsDigest] = {}
+
+    def results_for(job: ReportJob) -> ResultsDigest | None:
+        folder = job.params.get("results_dir")
+        if folder is None:
+            return None
+        folder = str(folder)
+        if folder not in digests:
+            digests[folder] = results_digest(folder)
+        return digests[folder]
+
+    errors: list[str] = []
+    todo: list[tuple[ReportJob, str, str | None]] = []
+    up_to_date: list[ReportJob] = []
+    stale: list[ReportJob] = []
     for job in jobs:
         if not job.document.exists():
-            raise RenderError(f"{job.document}: report document not found")
-        done = render_document(job.document, output_dir=Path(output_dir), params=job.params,
-                               formats=formats, output_stem=job.output_stem, engine=engine,
-                               project_dir=Path(project_dir) if project_dir else None)
-        outputs.extend(done.outputs)
-        if on_done is not None:
-            on_done(job)
-    return outputs
+            errors.append(f"{job.document}: report document not found")
+            continue
+        results = results_for(job)
+        project_file = _project_file(job.document.resolve(), project)
+        key = document_key(document=job.document, project_file=project_file,
+                           params=job.params, formats=fmts, engine=used, results=results,
+                           site=job.site)
+        comparison = comparison_digest(results, job.site)
+        if not force and state.up_to_date(job.job_id, key, root):
+            entry = state.jobs[job.job_id]
+            if entry.get("scan") != rules_digest:
+                try:
+                    check_outputs([root / p for p in entry["outputs"]], rules, label=job.job_id)
+                except RenderError as exc:
+                    errors.append(str(exc))
+                    state.jobs.pop(job.job_id, None)
+                    continue
+                entry["scan"] = rules_digest
+            if comparison is not None and entry.get("comparison") != comparison:
+                stale.append(job)
+            up_to_date.append(job)
+            if on_done is not None:
+                on_done(job)
+        else:
+            todo.append((job, key, comparison))
+    state.save()
+
+    lock = threading.Lock()
+    seconds: dict[str, float] = {}
+    rendered: list[ReportJob] = []
+
+    def run(job: ReportJob) -> list[Path]:
+        started = time.perf_counter()
+        outputs = _render_one(job, root=root, fmts=fmts, engine=used, project=project,
+                              rules=rules, timeout=timeout)
+        seconds[job.job_id] = time.perf_counter() - started
+        return outputs
+
+    count = min(workers or os.cpu_count() or 1, max(1, len(todo)))
+    pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="evalkit-render")
+    try:
+        futures = {pool.submit(run, job): (job, key, comparison)
+                   for job, key, comparison in todo}
+        for future in as_completed(futures):
+            job, key, comparison = futures[future]
+            try:
+                written = future.result()
+            except RenderError as exc:
+                with lock:
+                    errors.append(str(exc))
+                    state.jobs.pop(job.job_id, None)
+                    state.save()
+            else:
+                with lock:
+                    state.jobs[job.job_id] = {
+                        "key": key,
+                        "outputs": {p.relative_to(root.resolve()).as_posix(): file_sha256(p)
+                                    for p in written},
+                        "scan": rules_digest,
+                        "comparison": comparison,
+                    }
+                    state.save()
+                    rendered.append(job)
+            if on_done is not None:
+                on_done(job)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    if errors:
+        if len(errors) == 1:
+            raise RenderError(errors[0])
+        raise RenderError(f"{len(errors)} of {len(jobs)} reports failed:\n- "
+                          + "\n- ".join(errors))
+    order = {job.job_id: i for i, job in enumerate(jobs)}
+    outputs = tuple(root.resolve() / f"{job.job_id}.{_FORMAT_EXT[fmt]}"
+                    for job in jobs for fmt in fmts)
+    return RenderSummary(
+        outputs=outputs,
+        rendered=tuple(sorted(rendered, key=lambda j: order[j.job_id])),
+        up_to_date=tuple(up_to_date),
+        stale_comparisons=tuple(stale),
+        seconds=seconds,
+    )
+
+
+def _render_one(job: ReportJob, *, root: Path, fmts: list[str], engine: str,
+                project: Path | None, rules: ScanRules, timeout: float) -> list[Path]:
+    """Render one job into its folder and scan what it wrote (deleted if unsafe)."""
+    from evalkit.reporting._render import render_document
+
+    folder = root / job.folder if job.folder else root
+    done = render_document(job.document, output_dir=folder, params=job.params, formats=fmts,
+                           output_stem=job.output_stem, engine=engine,  # type: ignore[arg-type]
+                           project_dir=project, timeout=timeout)
+    check_outputs(list(done.outputs), rules, label=job.job_id)
+    return list(done.outputs)
