@@ -176,7 +176,7 @@ def report(
     force: Annotated[bool, typer.Option(
         help="Render every report, even those whose inputs did not change.")] = False,
     jobs: Annotated[int | None, typer.Option(
-        "--jobs", "-j", min=1, help="Reports rendered at once (default: number of CPUs).")
+        "--jobs", "-j", min=1, help="Reports rendered at once (default: CPUs + 1).")
     ] = None,
 ) -> None:
     """Render the cross-site, lessons and site reports from results/, only what changed.
