@@ -590,7 +590,11 @@ def summarize(
     else:
         po = permutation_test(d, reml=fit.reml, max_exact=max_exact, n_permutations=permutations,
                               seed=seed)
-        perm = pd.DataFrame([{k: getattr(po, k) for k in perm_cols}])
+        row = {k: getattr(po, k) for k in perm_cols}
+        # With many sites the count of relabelings exceeds 64-bit integers: keep it as a
+        # float (exact below 2**53; beyond that only its size matters) so tables can store it.
+        row["n_relabelings"] = float(row["n_relabelings"])
+        perm = pd.DataFrame([row])
 
     rob_cols = ["kind", "term", "a", "b", "from", "to", "estimate", "se", "df", "t", "p"]
     if robust:
