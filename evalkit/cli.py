@@ -154,9 +154,9 @@ def _split_formats(values: list[str] | None) -> list[str]:
         for part in value.split(","):
             if part.strip() and part.strip() not in out:
                 out.append(part.strip())
-    unknown = [f for f in out if f not in ("html", "docx")]
+    unknown = [f for f in out if f not in ("html", "docx", "pdf")]
     if unknown:
-        _fail(f"--format: unsupported format(s) {unknown}; choose from html, docx "
+        _fail(f"--format: unsupported format(s) {unknown}; choose from html, docx, pdf "
               "(e.g. --format html,docx)")
     return out or ["html", "docx"]
 
@@ -170,7 +170,8 @@ def report(
         "--all", help="Render the cross-site, lessons and every site report (the default "
         "without --site).")] = False,
     fmt: Annotated[list[str] | None, typer.Option(
-        "--format", help="Output formats, comma-separated: html, docx. Default: both.")
+        "--format", help="Output formats, comma-separated: html, docx, pdf (pdf is printed "
+        "from the HTML with headless Chromium). Default: html,docx.")
     ] = None,
     engine: Annotated[str, typer.Option(help="Renderer: auto, quarto or fallback.")] = "auto",
     force: Annotated[bool, typer.Option(

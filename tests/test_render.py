@@ -236,8 +236,8 @@ def test_missing_document_is_a_render_error(tmp_path):
     ("options", "expected"),
     [
         (
-            {"formats": ("pdf",)},
-            r"formats: unsupported format 'pdf'; supported are \['docx', 'html'\]",
+            {"formats": ("odt",)},
+            r"formats: unsupported format 'odt'; supported are \['docx', 'html', 'pdf'\]",
         ),
         ({"formats": ()}, "formats: at least one output format"),
         ({"params": {"not valid": 1}}, "params: 'not valid' is not a valid Python variable name"),

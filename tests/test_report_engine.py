@@ -336,10 +336,10 @@ def test_report_rejects_site_with_all_and_unknown_formats():
     result = runner.invoke(app, ["report", "--site", "S01", "--all"])
     assert result.exit_code == 1
     assert result.output == "error: --site and --all: choose one (--all renders every report)\n"
-    result = runner.invoke(app, ["report", "--format", "html,pdf"])
+    result = runner.invoke(app, ["report", "--format", "html,odt"])
     assert result.exit_code == 1
-    assert result.output == ("error: --format: unsupported format(s) ['pdf']; choose from "
-                             "html, docx (e.g. --format html,docx)\n")
+    assert result.output == ("error: --format: unsupported format(s) ['odt']; choose from "
+                             "html, docx, pdf (e.g. --format html,docx)\n")
 
 
 def test_report_help_shows_every_option():

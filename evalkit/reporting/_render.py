@@ -49,7 +49,7 @@ from evalkit.errors import RenderError
 
 __all__ = ["RenderedDocument", "quarto_available", "render_document"]
 
-_FORMATS = {"html": "html", "docx": "docx"}
+_FORMATS = {"html": "html", "docx": "docx", "pdf": "pdf"}
 _DEFAULT_EXECUTE = {
     "echo": True,
     "eval": True,
@@ -205,7 +205,7 @@ def render_document(
     params : dict, optional
         Values for the document's parameters (the cell tagged ``parameters``). Values must be
         strings, numbers, booleans, ``None``, paths, or lists and dicts of those.
-    formats : sequence of {"html", "docx"}
+    formats : sequence of {"html", "docx", "pdf"}
         Output formats. HTML embeds its images and styles and loads nothing from the network.
     output_stem : str, optional
         File name of the outputs without extension; defaults to the document's stem.
@@ -281,17 +281,59 @@ def render_document(
         "quarto" if quarto is not None and engine != "fallback" else "fallback"
     )
     deadline = time.monotonic() + timeout
+    # PDF is printed from the self-contained HTML by headless Chromium, so the HTML is made
+    # (and delivered, so the publish scan reads exactly what the PDF shows) whenever PDF is.
+    base = [f for f in exts if f != "pdf"]
+    if "pdf" in exts and "html" not in base:
+        base.insert(0, "html")
+    chromium = _chromium() if "pdf" in exts else None
     with tempfile.TemporaryDirectory(prefix="evalkit-render-", ignore_cleanup_errors=True) as tmp:
         work = Path(tmp)
         if quarto is not None and used == "quarto":
-            built = _render_quarto(quarto, qmd, exts, work, values, project_file, deadline, timeout)
+            built = _render_quarto(quarto, qmd, base, work, values, project_file, deadline, timeout)
         else:
-            built = _render_fallback(qmd, exts, work, values, project_file, deadline, timeout)
+            built = _render_fallback(qmd, base, work, values, project_file, deadline, timeout)
+        made = dict(zip(base, built, strict=True))
+        if chromium is not None:
+            made["pdf"] = _print_pdf(chromium, made["html"], work, deadline)
+        order = [*base, "pdf"] if "pdf" in exts else base
         outputs = tuple(
-            _deliver(path, Path(output_dir), f"{stem}.{_FORMATS[fmt]}")
-            for fmt, path in zip(exts, built, strict=True)
+            _deliver(made[fmt], Path(output_dir), f"{stem}.{_FORMATS[fmt]}") for fmt in order
         )
     return RenderedDocument(source=qmd, outputs=outputs, engine=used)
+
+
+# --------------------------------------------------------------------------- pdf
+
+
+def _chromium() -> str:
+    """Path of a headless-capable Chromium, or a RenderError saying how to get one."""
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise RenderError(
+        "formats: 'pdf' is printed from the HTML with headless Chromium, which is not on "
+        "PATH; install it (Debian: apt-get install chromium) or choose html,docx"
+    )
+
+
+def _print_pdf(chromium: str, html: Path, work: Path, deadline: float) -> Path:
+    """Print a self-contained HTML file to PDF with headless Chromium."""
+    out = work / "document.pdf"
+    left = max(1.0, deadline - time.monotonic())
+    cmd = [chromium, "--headless=new", "--no-sandbox", "--disable-gpu",
+           "--no-pdf-header-footer", f"--user-data-dir={work / 'chromium-profile'}",
+           f"--print-to-pdf={out}", html.resolve().as_uri()]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=left, check=False)
+    except subprocess.TimeoutExpired:
+        raise RenderError(f"printing {html.name} to PDF timed out") from None
+    if not out.is_file() or out.stat().st_size == 0:
+        tail = (done.stderr or done.stdout or "").strip().splitlines()[-1:]
+        raise RenderError(f"printing {html.name} to PDF with {chromium} failed "
+                          f"(exit {done.returncode}){': ' + tail[0] if tail else ''}")
+    return out
 
 
 # --------------------------------------------------------------------------- checks

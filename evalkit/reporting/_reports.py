@@ -39,7 +39,7 @@ from evalkit.reporting._scan import ScanRules, check_outputs
 
 __all__ = ["RenderSummary", "ReportJob", "default_workers", "render_reports", "report_jobs"]
 
-_FORMAT_EXT = {"html": "html", "docx": "docx"}
+_FORMAT_EXT = {"html": "html", "docx": "docx", "pdf": "pdf"}
 
 
 @dataclass(frozen=True)

@@ -410,7 +410,8 @@ def _scan_docx(path: Path, rules: ScanRules) -> list[Finding]:
 def scan_file(path: str | Path, rules: ScanRules) -> list[Finding]:
     """Every small cell and piece of personal data in a rendered ``.html`` or ``.docx`` file.
 
-    Other file types are not read and return no findings.
+    Other file types are not read and return no findings; a ``.pdf`` is printed from the
+    HTML delivered beside it, which is scanned.
 
     Examples
     --------
