@@ -59,6 +59,7 @@ def test_reports_show_what_a_reader_needs(demo_dir):
         assert text in cross, text
     site = (out / "_output" / "sites" / "S02" / "site-S02.html").read_text()
     assert "Harbor County Care Network" in site and "Peer learning" in site
+    assert "<title>Harbor County Care Network: site report</title>" in site
     assert "Change at your site" in site
 
 

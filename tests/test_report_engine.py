@@ -129,7 +129,7 @@ def fake_renderer(monkeypatch):
     calls: list[str] = []
 
     def render(qmd, *, output_dir, params=None, formats=("html",), output_stem=None,
-               engine="auto", project_dir=None, timeout=600):
+               engine="auto", project_dir=None, timeout=600, title=None):
         calls.append(output_stem)
         output_dir.mkdir(parents=True, exist_ok=True)
         outputs = []

@@ -189,6 +189,7 @@ def render_document(
     engine: Literal["auto", "quarto", "fallback"] = "auto",
     project_dir: Path | None = None,
     timeout: float = 600,
+    title: str | None = None,
 ) -> RenderedDocument:
     """Execute a Quarto document and write it as self-contained HTML and/or Word files.
 
@@ -215,6 +216,9 @@ def render_document(
         Folder holding the Quarto project's ``_quarto.yml`` whose options apply to the
         document. By default the document's folder and its parents are searched, as Quarto
         does.
+    title : str, optional
+        Replaces the document's front-matter title (e.g. a site report titled with the
+        site's name).
     timeout : float
         Seconds allowed for the whole render.
 
@@ -290,9 +294,11 @@ def render_document(
     with tempfile.TemporaryDirectory(prefix="evalkit-render-", ignore_cleanup_errors=True) as tmp:
         work = Path(tmp)
         if quarto is not None and used == "quarto":
-            built = _render_quarto(quarto, qmd, base, work, values, project_file, deadline, timeout)
+            built = _render_quarto(quarto, qmd, base, work, values, project_file, deadline, timeout,
+                                   title)
         else:
-            built = _render_fallback(qmd, base, work, values, project_file, deadline, timeout)
+            built = _render_fallback(qmd, base, work, values, project_file, deadline, timeout,
+                                     title)
         made = dict(zip(base, built, strict=True))
         if chromium is not None:
             made["pdf"] = _print_pdf(chromium, made["html"], work, deadline)
@@ -484,6 +490,7 @@ def _render_quarto(
     project_file: Path | None,
     deadline: float,
     timeout: float,
+    title: str | None = None,
 ) -> list[Path]:
     """Render a private copy of ``qmd`` (and its project file) with the Quarto CLI."""
     stage = work / "project"
@@ -493,6 +500,8 @@ def _render_quarto(
     folder.mkdir(parents=True)
     staged = folder / qmd.name
     shutil.copyfile(qmd, staged)
+    if title is not None:
+        staged.write_text(_retitle(qmd.read_text(encoding="utf-8"), title, qmd), "utf-8")
     skip = {qmd.name, "_quarto.yml", ".quarto", "_freeze", "_site", "_book"}
     if project_file is not None:
         config = _read_yaml(project_file.read_text(encoding="utf-8"), str(project_file)) or {}
@@ -698,6 +707,17 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _retitle(text: str, title: str, qmd: Path) -> str:
+    """The document text with its front-matter title replaced (front matter added if none)."""
+    match = re.match(r"\A---[ \t]*\n(.*?\n)---[ \t]*\n", text, re.S)
+    meta = (_read_yaml(match.group(1), str(qmd)) or {}) if match else {}
+    if not isinstance(meta, dict):
+        raise RenderError(f"{qmd}: front matter must be a mapping")
+    meta["title"] = title
+    head = "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n"
+    return head + (text[match.end():] if match else text)
+
+
 def _format_options(meta: dict[str, Any], fmt: str) -> dict[str, Any]:
     """Top-level options overlaid with those under ``format: <fmt>:``."""
     spec = meta.get("format")
@@ -713,8 +733,11 @@ def _render_fallback(
     project_file: Path | None,
     deadline: float,
     timeout: float,
+    title: str | None = None,
 ) -> list[Path]:
     meta, blocks = _parse(qmd)
+    if title is not None:
+        meta = {**meta, "title": title}
     if project_file is not None:
         project = _read_yaml(project_file.read_text(encoding="utf-8"), str(project_file)) or {}
         if not isinstance(project, dict):

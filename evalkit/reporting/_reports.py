@@ -61,6 +61,8 @@ class ReportJob:
     site
         For a site report, the site whose rows it reads (which results its key hashes);
         ``None`` for a document that reads the whole results.
+    document_title
+        Replaces the document's own title (a site report is titled with the site's name).
     """
 
     document: Path
@@ -69,6 +71,7 @@ class ReportJob:
     title: str = ""
     folder: str = ""
     site: str | None = None
+    document_title: str | None = None
 
     @property
     def job_id(self) -> str:
@@ -153,7 +156,8 @@ def report_jobs(reports_dir: str | Path, results_dir: str | Path,
     for site_id, name in sites:
         jobs.append(ReportJob(reports_dir / "site.qmd", f"site-{site_id}",
                               {**common, "site": site_id}, f"Site report: {name}",
-                              folder=f"sites/{site_id}", site=site_id))
+                              folder=f"sites/{site_id}", site=site_id,
+                              document_title=f"{name}: site report"))
     return jobs
 
 
@@ -271,8 +275,8 @@ def render_reports(jobs: Sequence[ReportJob], *, output_dir: str | Path,
         results = results_for(job)
         project_file = _project_file(job.document.resolve(), project)
         key = document_key(document=job.document, project_file=project_file,
-                           params=job.params, formats=fmts, engine=used, results=results,
-                           site=job.site)
+                           params={**job.params, "_title": job.document_title}, formats=fmts,
+                           engine=used, results=results, site=job.site)
         comparison = comparison_digest(results, job.site)
         if not force and state.up_to_date(job.job_id, key, root):
             entry = state.jobs[job.job_id]
@@ -360,6 +364,6 @@ def _render_one(job: ReportJob, *, root: Path, fmts: list[str], engine: str,
     folder = root / job.folder if job.folder else root
     done = render_document(job.document, output_dir=folder, params=job.params, formats=fmts,
                            output_stem=job.output_stem, engine=engine,  # type: ignore[arg-type]
-                           project_dir=project, timeout=timeout)
+                           project_dir=project, timeout=timeout, title=job.document_title)
     check_outputs(list(done.outputs), rules, label=job.job_id)
     return list(done.outputs)
