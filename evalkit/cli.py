@@ -6,7 +6,6 @@ Every command catches :class:`~evalkit.errors.EvalkitError`, prints its one-line
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -205,12 +204,6 @@ def report(
                       soft_wrap=True)
 
 
-def _print_json(obj: Any) -> None:
-    typer.echo(json.dumps(obj, indent=2, default=str))
-
-
-def main() -> None:  # pragma: no cover - entry point
-    app()
 
 
 from evalkit.cli_network import register as _register_network  # noqa: E402

@@ -13,8 +13,9 @@ import hashlib
 import pandas as pd
 
 from evalkit.config import ProjectConfig
+from evalkit.errors import AnalysisError
 from evalkit.instruments import Instrument
-from evalkit.plan import AnalysisPlan, Outcome
+from evalkit.plan import AnalysisPlan, LinkageSettings, ModelSettings, Outcome
 from evalkit.results import frame_hash
 from evalkit.scoring import reverse_code, score
 from evalkit.tables import wide_answers
@@ -43,8 +44,6 @@ def outcome_scores(config: ProjectConfig, plan: AnalysisPlan,
         wide["modality"] = wide["site_id"].map(site_modality)
         unknown = sorted(set(wide.loc[wide["modality"].isna(), "site_id"]))
         if unknown:
-            from evalkit.errors import AnalysisError
-
             raise AnalysisError(f"store has {inst_id!r} responses from site(s) {unknown} that "
                                 f"are not in evalkit.yml")
         items[inst_id] = reverse_code(wide, instrument=inst)
@@ -123,7 +122,7 @@ def run_plan(config: ProjectConfig, plan: AnalysisPlan, instruments: dict[str, I
         tables["reliability"] = _reliability_table(items, plan, instruments)
     progress.advance(task)  # type: ignore[attr-defined]
     if plan.model is not None:
-        tables.update(_model_tables(scores, plan))
+        tables.update(_model_tables(scores, plan.outcomes, plan.model))
     progress.advance(task)  # type: ignore[attr-defined]
     if plan.network is not None and plan.network.instrument in config.instruments:
         from evalkit.network import network_tables
@@ -142,7 +141,8 @@ def run_plan(config: ProjectConfig, plan: AnalysisPlan, instruments: dict[str, I
                                       item=fb.comment_item, per_theme=fb.quotes_per_theme))
     progress.advance(task)  # type: ignore[attr-defined]
     if plan.linkage is not None and plan.linkage.instrument in instruments:
-        table = _linkage_table(config, plan, instruments[plan.linkage.instrument])
+        table = _linkage_table(config, plan, plan.linkage,
+                               instruments[plan.linkage.instrument])
         if table is not None:
             tables["linkage"] = table
     progress.advance(task)  # type: ignore[attr-defined]
@@ -157,18 +157,13 @@ def _sites_table(config: ProjectConfig) -> pd.DataFrame:
         for s in config.sites])
 
 
-def _outcome(plan: AnalysisPlan, outcome_id: str) -> Outcome:
-    return next(o for o in plan.outcomes if o.id == outcome_id)
-
-
-def _model_tables(scores: pd.DataFrame, plan: AnalysisPlan) -> dict[str, pd.DataFrame]:
+def _model_tables(scores: pd.DataFrame, outcomes: tuple[Outcome, ...],
+                  settings: ModelSettings) -> dict[str, pd.DataFrame]:
     """The modality mixed model for every outcome the plan marks ``model: true``."""
     from evalkit.models import modality_model
 
-    assert plan.model is not None  # noqa: S101 - checked by the caller
-    settings = plan.model
     out: dict[str, list[pd.DataFrame]] = {}
-    for o in plan.outcomes:
+    for o in outcomes:
         if not o.model:
             continue
         data = scores[(scores["outcome"] == o.id) & scores["score"].notna()
@@ -206,44 +201,36 @@ def _model_tables(scores: pd.DataFrame, plan: AnalysisPlan) -> dict[str, pd.Data
     return {k: pd.concat(v, ignore_index=True) for k, v in out.items()}
 
 
-def _matched_row(summary: pd.Series) -> dict:
-    return {
-        "n_pairs": summary["n_pairs"], "n_pre": None, "n_post": None,
-        "mean_pre": summary["mean_pre"], "mean_post": summary["mean_post"],
-        "mean_diff": summary["mean_diff"], "ci_low": summary["ci_low"],
-        "ci_high": summary["ci_high"], "t": summary["t"], "df": summary["df"],
-        "p": summary["p"], "rank_test": "Wilcoxon signed-rank V", "rank_statistic":
-        summary["V"], "p_rank": summary["p_wilcoxon"], "effect_name": "d_z",
-        "effect": summary["cohen_dz"], "effect_low": summary["cohen_dz_ci_low"],
-        "effect_high": summary["cohen_dz_ci_high"], "hedges": summary["hedges_gz"],
-        "hedges_low": summary["hedges_gz_ci_low"], "hedges_high": summary["hedges_gz_ci_high"],
-        "rank_biserial": summary["rank_biserial"],
-        "rank_biserial_low": summary["rank_biserial_ci_low"],
-        "rank_biserial_high": summary["rank_biserial_ci_high"],
-    }
+#: Columns both kinds of comparison report under the same name.
+_SHARED = ["mean_pre", "mean_post", "mean_diff", "ci_low", "ci_high", "t", "df", "p",
+           "rank_biserial"]
 
 
-def _unmatched_row(summary: pd.Series) -> dict:
+def _prepost_row(summary: pd.Series, *, matched: bool) -> dict:
+    """One result row from a matched (d_z, Wilcoxon V) or two-sample (g, Mann-Whitney W)
+    summary, in the columns the reports read."""
+    s = summary
+    effect, hedges = ("cohen_dz", "hedges_gz") if matched else ("hedges_g", "hedges_g")
+    stat, p_rank, test = (("V", "p_wilcoxon", "Wilcoxon signed-rank V") if matched
+                          else ("W", "p_mann_whitney", "Mann-Whitney W"))
     return {
-        "n_pairs": None, "n_pre": summary["n_pre"], "n_post": summary["n_post"],
-        "mean_pre": summary["mean_pre"], "mean_post": summary["mean_post"],
-        "mean_diff": summary["mean_diff"], "ci_low": summary["ci_low"],
-        "ci_high": summary["ci_high"], "t": summary["t"], "df": summary["df"],
-        "p": summary["p"], "rank_test": "Mann-Whitney W", "rank_statistic": summary["W"],
-        "p_rank": summary["p_mann_whitney"], "effect_name": "g",
-        "effect": summary["hedges_g"], "effect_low": summary["hedges_g_ci_low"],
-        "effect_high": summary["hedges_g_ci_high"], "hedges": summary["hedges_g"],
-        "hedges_low": summary["hedges_g_ci_low"], "hedges_high": summary["hedges_g_ci_high"],
-        "rank_biserial": summary["rank_biserial"],
-        "rank_biserial_low": summary["rank_biserial_ci_low"],
-        "rank_biserial_high": summary["rank_biserial_ci_high"],
+        "n_pairs": s["n_pairs"] if matched else None,
+        "n_pre": None if matched else s["n_pre"],
+        "n_post": None if matched else s["n_post"],
+        **{c: s[c] for c in _SHARED},
+        "rank_test": test, "rank_statistic": s[stat], "p_rank": s[p_rank],
+        "effect_name": "d_z" if matched else "g", "effect": s[effect],
+        "effect_low": s[f"{effect}_ci_low"], "effect_high": s[f"{effect}_ci_high"],
+        "hedges": s[hedges], "hedges_low": s[f"{hedges}_ci_low"],
+        "hedges_high": s[f"{hedges}_ci_high"],
+        "rank_biserial_low": s["rank_biserial_ci_low"],
+        "rank_biserial_high": s["rank_biserial_ci_high"],
     }
 
 
 def _prepost_tables(scores: pd.DataFrame, plan: AnalysisPlan) -> dict[str, pd.DataFrame]:
     """Pre/post comparisons per outcome for the collaborative, each modality and each site,
     the people left out and why, the attrition table, and adjusted p-values."""
-    from evalkit.errors import AnalysisError
     from evalkit.prepost import adjust_p, attrition, compare, compare_unmatched
 
     pre, post = plan.compare.pre, plan.compare.post
@@ -258,7 +245,7 @@ def _prepost_tables(scores: pd.DataFrame, plan: AnalysisPlan) -> dict[str, pd.Da
                 if o.design == "matched":
                     res = compare(sub, outcome="score", subject="subject", time="wave",
                                   pre=pre, post=post)
-                    row = _matched_row(res.summary.iloc[0])
+                    row = _prepost_row(res.summary.iloc[0], matched=True)
                     ex = res.excluded.assign(**{k: base[k] for k in ("outcome", "level",
                                                                       "site_id")})
                     excluded.append(ex[["outcome", "level", "site_id", "subject", "reason"]])
@@ -279,7 +266,7 @@ def _prepost_tables(scores: pd.DataFrame, plan: AnalysisPlan) -> dict[str, pd.Da
                 else:
                     res = compare_unmatched(sub, outcome="score", time="wave", pre=pre,
                                             post=post)
-                    row = _unmatched_row(res.summary.iloc[0])
+                    row = _prepost_row(res.summary.iloc[0], matched=False)
             except AnalysisError as exc:
                 # Too few people at this level (e.g. a small site): say so, don't guess.
                 row = {"note": str(exc)}
@@ -326,7 +313,7 @@ def _reliability_table(items: dict[str, pd.DataFrame], plan: AnalysisPlan,
     return pd.DataFrame(rows)
 
 
-def _linkage_table(config: ProjectConfig, plan: AnalysisPlan,
+def _linkage_table(config: ProjectConfig, plan: AnalysisPlan, settings: LinkageSettings,
                    instrument: Instrument) -> pd.DataFrame | None:
     """Match rate of self-generated codes between the pre and post waves, per site.
 
@@ -336,7 +323,6 @@ def _linkage_table(config: ProjectConfig, plan: AnalysisPlan,
     from evalkit.linkage import link_codes
     from evalkit.tables import text_answers
 
-    assert plan.linkage is not None  # noqa: S101 - checked by the caller
     if instrument.linkage_code is None:
         return None
     codes = text_answers(config.store_path, instrument.id, instrument.linkage_code)
@@ -347,11 +333,11 @@ def _linkage_table(config: ProjectConfig, plan: AnalysisPlan,
     for site, sub in codes.groupby("site_id", sort=True):
         a = sub[sub["wave"] == pre].set_index("response_id")["text"]
         b = sub[sub["wave"] == post].set_index("response_id")["text"]
-        res = link_codes(a, b, max_mismatches=plan.linkage.max_mismatches,
-                         prefer_exact=plan.linkage.prefer_exact)
+        res = link_codes(a, b, max_mismatches=settings.max_mismatches,
+                         prefer_exact=settings.prefer_exact)
         n_amb = (len(set(res.ambiguous["pre_row"])) if len(res.ambiguous) else 0)
         rows.append({"site_id": site, "n_pre": len(a), "n_post": len(b),
                      "linked": len(res.pairs), "ambiguous": n_amb,
                      "match_rate": res.match_rate,
-                     "max_mismatches": plan.linkage.max_mismatches})
+                     "max_mismatches": settings.max_mismatches})
     return pd.DataFrame(rows)

@@ -504,9 +504,7 @@ def _render_quarto(
         staged.write_text(_retitle(qmd.read_text(encoding="utf-8"), title, qmd), "utf-8")
     skip = {qmd.name, "_quarto.yml", ".quarto", "_freeze", "_site", "_book"}
     if project_file is not None:
-        config = _read_yaml(project_file.read_text(encoding="utf-8"), str(project_file)) or {}
-        if not isinstance(config, dict):
-            raise RenderError(f"{project_file}: expected a mapping at the top level")
+        config = _read_project(project_file)
         # Outputs land beside the staged copy, never in a (linked) project output folder.
         project = dict(config["project"]) if isinstance(config.get("project"), dict) else {}
         output_dir = project.pop("output-dir", None)
@@ -707,6 +705,14 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _read_project(project_file: Path) -> dict[str, Any]:
+    """The project's ``_quarto.yml`` as a mapping, or a RenderError naming the file."""
+    config = _read_yaml(project_file.read_text(encoding="utf-8"), str(project_file)) or {}
+    if not isinstance(config, dict):
+        raise RenderError(f"{project_file}: expected a mapping at the top level")
+    return config
+
+
 def _retitle(text: str, title: str, qmd: Path) -> str:
     """The document text with its front-matter title replaced (front matter added if none)."""
     match = re.match(r"\A---[ \t]*\n(.*?\n)---[ \t]*\n", text, re.S)
@@ -739,9 +745,7 @@ def _render_fallback(
     if title is not None:
         meta = {**meta, "title": title}
     if project_file is not None:
-        project = _read_yaml(project_file.read_text(encoding="utf-8"), str(project_file)) or {}
-        if not isinstance(project, dict):
-            raise RenderError(f"{project_file}: expected a mapping at the top level")
+        project = _read_project(project_file)
         project.pop("project", None)
         meta = _deep_merge(project, meta)
     defaults = meta.get("params") or {}
