@@ -329,6 +329,35 @@ def test_a_clean_page_passes_and_is_kept(tmp_path):
     assert page.exists()
 
 
+
+def test_a_scan_that_cannot_read_a_file_fails_closed(tmp_path):
+    # A scan that raises (here: a .docx that is not a zip file) must not keep the files.
+    page, word = tmp_path / "r.html", tmp_path / "r.docx"
+    page.write_text(PAGE % "<p>Fine.</p>")
+    word.write_bytes(b"not a zip archive")
+    with pytest.raises(RenderError, match=r"r\.docx: could not be scanned \("):
+        check_outputs([page, word], ScanRules(threshold=3))
+    assert not page.exists() and not word.exists()
+
+
+def test_a_render_that_fails_half_way_leaves_no_file(tiny, fake_renderer, monkeypatch):
+    # The HTML was written, then the Word conversion failed: the unscanned HTML is deleted.
+    import evalkit.reporting._render as render_module
+
+    good = render_module.render_document
+
+    def half(qmd, **kwargs):
+        if kwargs["output_stem"] == "site-S02":
+            good(qmd, **{**kwargs, "formats": ("html",)})
+            raise RuntimeError("pandoc died")
+        return good(qmd, **kwargs)
+
+    monkeypatch.setattr(render_module, "render_document", half)
+    with pytest.raises(RuntimeError, match="pandoc died"):
+        _render(tiny)
+    assert not list((tiny / "_output" / "sites" / "S02").glob("site-S02.*"))
+
+
 # --------------------------------------------------------------------------- CLI
 
 

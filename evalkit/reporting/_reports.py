@@ -362,8 +362,17 @@ def _render_one(job: ReportJob, *, root: Path, fmts: list[str], engine: str,
     from evalkit.reporting._render import render_document
 
     folder = root / job.folder if job.folder else root
-    done = render_document(job.document, output_dir=folder, params=job.params, formats=fmts,
-                           output_stem=job.output_stem, engine=engine,  # type: ignore[arg-type]
-                           project_dir=project, timeout=timeout, title=job.document_title)
-    check_outputs(list(done.outputs), rules, label=job.job_id)
+    # Fail closed: whatever goes wrong (a cell, pandoc, the scan itself), none of this
+    # document's files may stay behind unscanned.
+    possible = [folder / f"{job.output_stem}.{_FORMAT_EXT[f]}" for f in _FORMAT_EXT]
+    try:
+        done = render_document(job.document, output_dir=folder, params=job.params,
+                               formats=fmts, output_stem=job.output_stem,
+                               engine=engine,  # type: ignore[arg-type]
+                               project_dir=project, timeout=timeout, title=job.document_title)
+        check_outputs(list(done.outputs), rules, label=job.job_id)
+    except BaseException:
+        for path in possible:
+            path.unlink(missing_ok=True)
+        raise
     return list(done.outputs)

@@ -443,7 +443,11 @@ def check_outputs(paths: Sequence[str | Path], rules: ScanRules, *, label: str =
     """
     problems: list[str] = []
     for path in paths:
-        for finding in scan_file(path, rules):
+        try:
+            findings = scan_file(path, rules)
+        except Exception as exc:  # noqa: BLE001 - the scan fails closed, whatever the cause
+            findings = [f"could not be scanned ({type(exc).__name__}: {exc})"]
+        for finding in findings:
             problems.append(f"{Path(path).name}: {finding}")
     if not problems:
         return
