@@ -28,8 +28,9 @@ import yaml
 from evalkit._assets import asset_path
 from evalkit.config import ProjectConfig, load_config
 from evalkit.errors import ConfigError
+from evalkit.plan import AnalysisPlan, build_plan, check_plan, load_plan, plan_yaml
 
-__all__ = ["create_project", "refresh_assets"]
+__all__ = ["create_project", "refresh_assets", "write_project_plan"]
 
 _ASSETS = ("surveys", "analyses", "reports", "_quarto.yml")
 
@@ -88,4 +89,53 @@ def create_project(directory: str | Path, *, config: Mapping[str, Any] | None = 
         shutil.copyfile(asset_path("templates") / "evalkit.yml", target)
     else:
         target.write_text(yaml.safe_dump(dict(config), sort_keys=False, allow_unicode=True))
-    return load_config(target)
+    cfg = load_config(target)
+    write_project_plan(cfg)
+    return cfg
+
+
+def write_project_plan(config: ProjectConfig) -> Path:
+    """Write ``analyses/plan.yml`` for the project's own instruments, waves and modalities.
+
+    The shipped plan (a curated choice of outcomes for the shipped instruments) is kept
+    when it fits the project: it passes :func:`~evalkit.plan.check_plan` and asks for the
+    same waves, instruments and sections as :func:`~evalkit.plan.build_plan` would.
+    Otherwise the built plan is written, commented so a person can edit it.
+
+    Returns
+    -------
+    pathlib.Path
+        The plan file.
+    """
+    from evalkit.pipeline import project_instruments
+
+    instruments = project_instruments(config)
+    built = AnalysisPlan.model_validate(build_plan(config, instruments))
+    path = config.path(config.plan)
+    shipped = asset_path("analyses") / "plan.yml"
+    if not (shipped.exists() and _fits(load_plan(shipped), built, config, instruments)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(plan_yaml(built.model_dump(mode="json", exclude_defaults=False)))
+    elif path.resolve() != shipped.resolve():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shipped, path)
+    return path
+
+
+def _fits(shipped: AnalysisPlan, built: AnalysisPlan, config: ProjectConfig,
+          instruments: Mapping[str, Any]) -> bool:
+    """Whether the shipped plan asks for what the project can give, and for all of it."""
+    try:
+        check_plan(shipped, config, dict(instruments))
+    except ConfigError:
+        return False
+
+    def shape(plan: AnalysisPlan) -> tuple:
+        return (plan.compare, plan.model.time_order if plan.model else None,
+                {o.instrument for o in plan.outcomes}, {o.instrument for o in plan.outcomes
+                                                        if o.model},
+                plan.network.instrument if plan.network else None,
+                plan.feedback.instrument if plan.feedback else None,
+                plan.linkage.instrument if plan.linkage else None)
+
+    return shape(shipped) == shape(built)
