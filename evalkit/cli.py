@@ -105,18 +105,22 @@ def demo(
 
 @app.command()
 def status(project: ProjectOpt = Path(".")) -> None:
-    """Check the configuration and show response rates by site, wave and instrument.
+    """Check the configuration and the plan, show response rates by site, wave and
+    instrument, and which planned analyses the data do not allow yet.
 
     Example: evalkit status -p my-evaluation
     """
     from evalkit.pipeline import store_status
 
     with _errors():
-        cfg, counts = store_status(project)
+        st = store_status(project)
+    cfg = st.config
     console.print(f"{cfg.collaborative.name}: {len(cfg.sites)} sites, "
                   f"{len(cfg.modalities)} modalities, waves {', '.join(cfg.wave_ids)}",
                   markup=False)
-    if counts.empty:
+    console.print(f"Plan {st.plan_path.name}: {st.n_outcomes} outcomes, consistent with "
+                  "evalkit.yml and surveys/.", markup=False)
+    if st.counts.empty:
         console.print(f"Store {cfg.store_path} is empty.", markup=False)
         return
     import pandas as pd
@@ -132,6 +136,16 @@ def status(project: ProjectOpt = Path(".")) -> None:
         table.add_row(str(r.site), str(r.wave), str(r.instrument), str(int(r.responded)),
                       expected, rate)
     console.print(table)
+    if st.pending.empty:
+        console.print("Every planned analysis can be computed from the data so far.",
+                      markup=False)
+        return
+    console.print(f"Not computable yet ({len(st.pending)}):", markup=False)
+    for r in st.pending.itertuples(index=False):
+        what = ", ".join(str(v) for v in (r.analysis, r.outcome, r.site_id)
+                         if v is not None and not pd.isna(v))
+        console.print(f"  {what}: {r.reason}. Needs: {r.needs}.", markup=False,
+                      soft_wrap=True)
 
 
 @app.command()

@@ -22,8 +22,8 @@ from evalkit.instruments import Instrument, load_instrument
 if TYPE_CHECKING:
     from evalkit.reporting._reports import RenderSummary
 
-__all__ = ["DemoOutcome", "store_status", "analyze_project", "render_project", "run_demo",
-           "project_instruments"]
+__all__ = ["DemoOutcome", "ProjectStatus", "store_status", "analyze_project", "render_project",
+           "run_demo", "project_instruments"]
 
 
 class _NoProgress:
@@ -53,17 +53,59 @@ def project_instruments(config: ProjectConfig) -> dict[str, Instrument]:
     return out
 
 
-def store_status(project: str | Path) -> tuple[ProjectConfig, pd.DataFrame]:
-    """Validate the configuration and count the stored responses per instrument and wave."""
+@dataclass(frozen=True)
+class ProjectStatus:
+    """What ``evalkit status`` reports.
+
+    Attributes
+    ----------
+    config
+        The validated configuration.
+    plan_path
+        The analysis plan file (checked against the configuration and instruments).
+    n_outcomes
+        Outcomes the plan names.
+    counts
+        Stored responses: ``instrument, wave, responses``.
+    pending
+        The planned analyses the stored data do not allow yet
+        (:data:`evalkit.runner.PENDING_COLUMNS`); empty when the store does not exist.
+    """
+
+    config: ProjectConfig
+    plan_path: Path
+    n_outcomes: int
+    counts: pd.DataFrame
+    pending: pd.DataFrame
+
+
+def store_status(project: str | Path) -> ProjectStatus:
+    """Validate the configuration and the plan against it, count the stored responses per
+    instrument and wave, and list the planned analyses the data do not allow yet.
+
+    Raises
+    ------
+    ConfigError
+        One line per problem: the configuration, an instrument file, or a wave, instrument,
+        scale or item the plan names that the project lacks (naming the plan file and key).
+    """
+    from evalkit.plan import check_plan, load_plan
+    from evalkit.runner import PENDING_COLUMNS, pending_analyses
     from evalkit.store import read_table
 
     cfg = load_config(project)
-    project_instruments(cfg)
+    instruments = project_instruments(cfg)
+    plan_path = cfg.path(cfg.plan)
+    plan = load_plan(plan_path)
+    check_plan(plan, cfg, instruments, source=plan_path)
     if not cfg.store_path.exists():
-        return cfg, pd.DataFrame(columns=["instrument", "wave", "responses"])
+        return ProjectStatus(cfg, plan_path, len(plan.outcomes),
+                             pd.DataFrame(columns=["instrument", "wave", "responses"]),
+                             pd.DataFrame(columns=PENDING_COLUMNS))
     counts = read_table(cfg.store_path, "SELECT instrument, wave, count(*) AS responses "
                         "FROM responses GROUP BY ALL ORDER BY instrument, wave")
-    return cfg, counts
+    return ProjectStatus(cfg, plan_path, len(plan.outcomes), counts,
+                         pending_analyses(cfg, plan, instruments))
 
 
 def analyze_project(project: str | Path, *, progress: object | None = None) -> Path:
