@@ -117,9 +117,9 @@ def status(project: ProjectOpt = Path(".")) -> None:
     cfg = st.config
     console.print(f"{cfg.collaborative.name}: {len(cfg.sites)} sites, "
                   f"{len(cfg.modalities)} modalities, waves {', '.join(cfg.wave_ids)}",
-                  markup=False)
+                  markup=False, soft_wrap=True)
     console.print(f"Plan {st.plan_path.name}: {st.n_outcomes} outcomes, consistent with "
-                  "evalkit.yml and surveys/.", markup=False)
+                  "evalkit.yml and surveys/.", markup=False, soft_wrap=True)
     if st.counts.empty:
         console.print(f"Store {cfg.store_path} is empty.", markup=False)
         return

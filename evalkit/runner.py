@@ -22,7 +22,14 @@ import pandas as pd
 from evalkit.config import ProjectConfig
 from evalkit.errors import AnalysisError
 from evalkit.instruments import Instrument
-from evalkit.plan import AnalysisPlan, LinkageSettings, ModelSettings, Outcome
+from evalkit.plan import (
+    AnalysisPlan,
+    FeedbackSettings,
+    LinkageSettings,
+    ModelSettings,
+    NetworkSettings,
+    Outcome,
+)
 from evalkit.results import frame_hash
 from evalkit.scoring import reverse_code, score
 from evalkit.tables import wide_answers
@@ -167,10 +174,10 @@ def run_plan(config: ProjectConfig, plan: AnalysisPlan, instruments: dict[str, I
                                     pending=pending))
     progress.advance(task)  # type: ignore[attr-defined]
     if plan.network is not None and plan.network.instrument in config.instruments:
-        tables.update(_network_tables(config, plan, words, pending))
+        tables.update(_network_tables(config, plan.network, words, pending))
     progress.advance(task)  # type: ignore[attr-defined]
     if plan.feedback is not None and plan.feedback.instrument in config.instruments:
-        tables.update(_feedback_tables(config, plan, words, pending))
+        tables.update(_feedback_tables(config, plan.feedback, words, pending))
     progress.advance(task)  # type: ignore[attr-defined]
     if plan.linkage is not None and plan.linkage.instrument in instruments:
         table = _linkage_table(config, plan, plan.linkage,
@@ -209,9 +216,9 @@ def pending_analyses(config: ProjectConfig, plan: AnalysisPlan,
             if o.model:
                 _model_data(scores, o, plan.model, words, pending)
     if plan.network is not None and plan.network.instrument in config.instruments:
-        _network_gap(config, plan, words, pending)
+        _network_gap(config, plan.network, words, pending)
     if plan.feedback is not None and plan.feedback.instrument in config.instruments:
-        _feedback_gap(config, plan, words, pending)
+        _feedback_gap(config, plan.feedback, words, pending)
     if plan.linkage is not None and plan.linkage.instrument in instruments:
         _linkage_codes(config, plan, instruments[plan.linkage.instrument], words, pending)
     return pending.table()
@@ -628,14 +635,13 @@ def _wave_counts(config: ProjectConfig, instrument: str) -> dict[str, int]:
     return dict(zip(counts["wave"], counts["n"].astype(int), strict=True))
 
 
-def _network_gap(config: ProjectConfig, plan: AnalysisPlan, words: _Words,
+def _network_gap(config: ProjectConfig, settings: NetworkSettings, words: _Words,
                  pending: _Pending) -> bool:
     """Whether the partner networks can be drawn; when network change cannot be
     counted yet (one wave so far) a pending row says so, but the networks are drawn."""
     from evalkit.store import read_table
 
-    assert plan.network is not None  # checked by the caller
-    inst, item = plan.network.instrument, plan.network.item
+    inst, item = settings.instrument, settings.item
     title = words.title(inst)
     waves = [w for w in config.wave_ids if w in config.instruments[inst].waves]
     pre, post = waves[0], waves[-1]
@@ -667,27 +673,25 @@ def _network_gap(config: ProjectConfig, plan: AnalysisPlan, words: _Words,
     return True
 
 
-def _network_tables(config: ProjectConfig, plan: AnalysisPlan, words: _Words,
+def _network_tables(config: ProjectConfig, settings: NetworkSettings, words: _Words,
                     pending: _Pending) -> dict[str, pd.DataFrame]:
     from evalkit.network import network_tables
 
-    assert plan.network is not None  # checked by the caller
-    if not _network_gap(config, plan, words, pending):
+    if not _network_gap(config, settings, words, pending):
         return {}
     try:
-        return network_tables(config.store_path, config, min_level=plan.network.min_level,
-                              item=plan.network.item, instrument=plan.network.instrument)
+        return network_tables(config.store_path, config, min_level=settings.min_level,
+                              item=settings.item, instrument=settings.instrument)
     except AnalysisError as exc:
-        title = words.title(plan.network.instrument)
+        title = words.title(settings.instrument)
         pending.add("network", f"the partner networks cannot be drawn from the {title} "
                     f"answers so far ({exc})", f"complete {title} responses")
         return {}
 
 
-def _feedback_gap(config: ProjectConfig, plan: AnalysisPlan, words: _Words,
+def _feedback_gap(config: ProjectConfig, settings: FeedbackSettings, words: _Words,
                   pending: _Pending) -> bool:
-    assert plan.feedback is not None  # checked by the caller
-    inst = plan.feedback.instrument
+    inst = settings.instrument
     if _wave_counts(config, inst):
         return True
     title = words.title(inst)
@@ -697,13 +701,11 @@ def _feedback_gap(config: ProjectConfig, plan: AnalysisPlan, words: _Words,
     return False
 
 
-def _feedback_tables(config: ProjectConfig, plan: AnalysisPlan, words: _Words,
+def _feedback_tables(config: ProjectConfig, fb: FeedbackSettings, words: _Words,
                      pending: _Pending) -> dict[str, pd.DataFrame]:
     from evalkit.feedback import feedback_tables, read_names
 
-    fb = plan.feedback
-    assert fb is not None  # checked by the caller
-    if not _feedback_gap(config, plan, words, pending):
+    if not _feedback_gap(config, fb, words, pending):
         return {}
     names = read_names(config.path(fb.names_file)) if fb.names_file else ()
     try:

@@ -100,3 +100,45 @@ def test_status_shows_response_rates_for_the_demo(tmp_path, demo_data):
     assert re.search(rf"S01\s+│\s+baseline\s+│\s+partnership\s+│\s+{len(base)}\s+│\s+"
                      rf"{len(s01)}\s+│\s+100%", result.output)
     assert "open survey" in result.output  # community feedback has no denominator
+
+
+def test_status_checks_the_plan_against_the_project(tmp_path):
+    runner.invoke(app, ["init", str(tmp_path)])
+    plan = tmp_path / "analyses" / "plan.yml"
+    plan.write_text(plan.read_text().replace("scale: trust", "scale: trusting"))
+    result = runner.invoke(app, ["status", "-p", str(tmp_path)], terminal_width=300)
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"error: {plan}: outcomes[1] (partnership_trust).scale: 'trusting' is not a scale of "
+        "instrument 'partnership'; scales are ['total', 'shared_aim', 'trust', "
+        "'communication', 'decision_making', 'data_sharing', 'leadership', "
+        "'sustainability', 'community_voice']")
+
+
+def test_status_says_what_cannot_be_computed_yet(tmp_path, demo_data):
+    from evalkit.demo import demo_config
+    from evalkit.project import create_project
+    from evalkit.store import Batch, ingest
+
+    cfg = create_project(tmp_path, config=demo_config(demo_data))
+    b = demo_data.batch
+    r = b.responses[b.responses["wave"] == "baseline"]
+    ingest(cfg.store_path, Batch(sites=b.sites, organizations=b.organizations,
+                                 participants=b.participants, responses=r,
+                                 answers=b.answers[b.answers["response_id"].isin(
+                                     r["response_id"])]), source="baseline")
+    result = runner.invoke(app, ["status", "-p", str(tmp_path)], terminal_width=300)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[1] == "Plan plan.yml: 5 outcomes, consistent with evalkit.yml and surveys/."
+    start = lines.index("Not computable yet (12):")
+    assert lines[start + 1] == (
+        "  prepost, partnership_total: only Baseline data so far: a pre/post comparison "
+        "needs answers at Endline (month 15) too. Needs: Partnership self-assessment "
+        "responses at Endline (month 15).")
+    assert lines[-1] == (
+        "  linkage: only Baseline data so far: linking self-generated codes needs Community "
+        "feedback survey answers at Baseline and Endline (month 15). Needs: Community "
+        "feedback survey responses with the self-generated code at Endline (month 15).")
+    analyzed = runner.invoke(app, ["analyze", "-p", str(tmp_path)])
+    assert analyzed.exit_code == 0 and "Traceback" not in analyzed.output
