@@ -15,15 +15,17 @@ Examples
 from __future__ import annotations
 
 from evalkit.reporting._format import (
+    finding_markdown,
     format_ci,
     format_number,
     format_p,
     html_table,
     markdown_table,
+    sector_label,
     suppress_small,
 )
 from evalkit.reporting._reports import ReportJob, render_reports, report_jobs
-from evalkit.reporting._show import show_figure
+from evalkit.reporting._show import figure_markdown, show_figure
 from evalkit.reporting._theme import OKABE_ITO, use_theme
 from evalkit.results import Results, read_results
 
@@ -43,6 +45,9 @@ __all__ = [
     "html_table",
     "markdown_table",
     "show_figure",
+    "figure_markdown",
+    "finding_markdown",
+    "sector_label",
     "OKABE_ITO",
     "use_theme",
 ]

@@ -20,7 +20,41 @@ from collections.abc import Sequence
 import pandas as pd
 
 __all__ = ["suppress_small", "format_p", "format_number", "format_ci", "html_table",
-           "markdown_table"]
+           "markdown_table", "sector_label", "finding_markdown"]
+
+_SECTOR_LABELS = {
+    "consumers_families": "Consumers and families", "health_systems": "Health systems",
+    "community_based_orgs": "Community-based organizations", "public_health": "Public health",
+    "social_services": "Social services", "behavioral_health": "Behavioral health",
+    "payers": "Payers", "educators": "Educators", "first_responders": "First responders",
+    "faith_based": "Faith-based organizations", "other": "Other",
+}
+
+
+def sector_label(sector: str) -> str:
+    """A sector id as readers see it.
+
+    >>> sector_label("behavioral_health"), sector_label("housing_authority")
+    ('Behavioral health', 'Housing authority')
+    """
+    if sector in _SECTOR_LABELS:
+        return _SECTOR_LABELS[sector]
+    text = str(sector).replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def finding_markdown(row: object, *, bold: bool = True) -> str:
+    """A finding (a row of :func:`evalkit.findings.build_findings`) as Markdown:
+    the headline in bold, then the sentence.
+
+    >>> import pandas as pd
+    >>> finding_markdown(pd.Series({"headline": "Scores fell.", "sentence": "From 3 to 2."}))
+    '**Scores fell.** From 3 to 2.'
+    """
+    head, text = row["headline"], row["sentence"]  # type: ignore[index]
+    if not bold:
+        return str(text)
+    return f"**{head}** {text}"
 
 SUPPRESSED = "—"
 

@@ -3,11 +3,12 @@ fallback renderer: as PNG display data (so ``fig-cap`` and ``fig-alt`` apply).""
 
 from __future__ import annotations
 
+import base64
 import io
 
 from matplotlib.figure import Figure
 
-__all__ = ["show_figure"]
+__all__ = ["show_figure", "figure_markdown"]
 
 
 def show_figure(fig: Figure, *, dpi: int = 110) -> None:
@@ -24,3 +25,20 @@ def show_figure(fig: Figure, *, dpi: int = 110) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     display(Image(data=buf.getvalue(), format="png"))
+
+
+def figure_markdown(fig: Figure, *, caption: str, alt: str, dpi: int = 110) -> str:
+    """A figure as a Markdown image (embedded PNG) with its caption and alt text, for
+    ``output: asis`` cells whose figures and captions depend on the data (one per outcome).
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> figure_markdown(Figure(), caption="Figure 1. Toy.", alt="An empty chart.")[1:32]
+    '![Figure 1. Toy.](data:image/pn'
+    """
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    quoted = alt.replace("\\", "\\\\").replace('"', '\\"')
+    return f'\n![{caption}](data:image/png;base64,{data}){{alt="{quoted}"}}\n'
