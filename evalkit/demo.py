@@ -190,7 +190,11 @@ def generate(seed: int = 2026, *, n_sites: int = 6) -> DemoData:
         raise ValueError(f"n_sites must be between 3 and {len(_SITES)}; got {n_sites}")
     rng = np.random.default_rng(seed)
     waves = {w[0]: w for w in _WAVES}
-    site_rows, org_rows, part_rows, resp_rows, ans_frames = [], [], [], [], []
+    site_rows: list[dict[str, Any]] = []
+    org_rows: list[dict[str, Any]] = []
+    part_rows: list[dict[str, Any]] = []
+    resp_rows: list[dict[str, Any]] = []
+    ans_frames: list[pd.DataFrame] = []
     part_items = [f"PSA{i:02d}" for i in range(1, 25)]
     reverse = {"PSA03", "PSA06", "PSA12", "PSA20"}
     cf_items = [f"CF{i:02d}" for i in range(1, 9)]

@@ -223,15 +223,16 @@ def link_codes(
     pre_rows, pre_codes = _records(pre, "pre")
     post_rows, post_codes = _records(post, "post")
 
-    pre_ok = [i for i, c in enumerate(pre_codes) if c is not None]
-    post_ok = [j for j, c in enumerate(post_codes) if c is not None]
+    pre_known = {i: c for i, c in enumerate(pre_codes) if c is not None}
+    post_known = {j: c for j, c in enumerate(post_codes) if c is not None}
+    pre_ok, post_ok = list(pre_known), list(post_known)
     pairs: list[tuple[int, int, int]] = []
     ambiguous: list[tuple[int, int, int, str]] = []
     remaining_pre, remaining_post = pre_ok, post_ok
 
     if prefer_exact:
         exact = [(pre_ok[i], post_ok[j], d) for i, j, d in _distances(
-            [pre_codes[i] for i in pre_ok], [post_codes[j] for j in post_ok], 0)]
+            [pre_known[i] for i in pre_ok], [post_known[j] for j in post_ok], 0)]
         first, _ = _resolve(exact)
         pairs += first
         linked_pre = {i for i, _, _ in first}
@@ -240,7 +241,7 @@ def link_codes(
         remaining_post = [j for j in post_ok if j not in linked_post]
 
     edges = [(remaining_pre[i], remaining_post[j], d) for i, j, d in _distances(
-        [pre_codes[i] for i in remaining_pre], [post_codes[j] for j in remaining_post], k)]
+        [pre_known[i] for i in remaining_pre], [post_known[j] for j in remaining_post], k)]
     more, ambiguous = _resolve(edges)
     pairs = sorted(pairs + more)
 
@@ -248,7 +249,7 @@ def link_codes(
     in_edges_post = {j for _, j, _ in edges} | {j for _, j, _ in pairs}
     none_within = ("no exact match" if k == 0
                    else f"no code within {k} mismatch{'es' if k > 1 else ''}")
-    unmatched = []
+    unmatched: list[tuple[str, Hashable, str | None, str]] = []
     for wave, rows, codes, used in (("pre", pre_rows, pre_codes, in_edges_pre),
                                     ("post", post_rows, post_codes, in_edges_post)):
         for idx, code in enumerate(codes):

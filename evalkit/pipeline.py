@@ -21,6 +21,7 @@ from evalkit.instruments import Instrument, load_instrument
 
 if TYPE_CHECKING:
     from evalkit.reporting._reports import RenderSummary
+    from evalkit.runner import ProgressLike
 
 __all__ = ["DemoOutcome", "ProjectStatus", "store_status", "analyze_project", "render_project",
            "run_demo", "project_instruments"]
@@ -108,7 +109,7 @@ def store_status(project: str | Path) -> ProjectStatus:
                          pending_analyses(cfg, plan, instruments))
 
 
-def analyze_project(project: str | Path, *, progress: object | None = None) -> Path:
+def analyze_project(project: str | Path, *, progress: ProgressLike | None = None) -> Path:
     """Run the project's analysis plan on its store and write the results folder.
 
     Returns
@@ -143,7 +144,7 @@ def analyze_project(project: str | Path, *, progress: object | None = None) -> P
 def render_project(project: str | Path, *, engine: str = "auto",
                    sites: Sequence[str] | None = None,
                    formats: Sequence[str] = ("html", "docx"), force: bool = False,
-                   workers: int | None = None, progress: object | None = None,
+                   workers: int | None = None, progress: ProgressLike | None = None,
                    ) -> tuple[str, RenderSummary]:
     """Render the project's reports from its results folder, only those that changed.
 
@@ -215,7 +216,7 @@ class DemoOutcome:
 
 def run_demo(out: str | Path, *, seed: int = 2026, engine: str = "auto",
              formats: Sequence[str] = ("html", "docx"),
-             progress: object | None = None) -> DemoOutcome:
+             progress: ProgressLike | None = None) -> DemoOutcome:
     """Create the demo project in ``out`` and run generate -> ingest -> analyze -> report.
 
     Safe to re-run on the same folder: the configuration and shipped files are rewritten,

@@ -133,7 +133,9 @@ class Scrubber:
 def _compile(names: Iterable[str], organizations: Iterable[str]
              ) -> list[tuple[re.Pattern[str], str, bool]]:
     orgs = {_phrase(o) for o in organizations if isinstance(o, str) and o.strip()}
-    full, tokens, common = set(), set(), set()
+    full: set[str] = set()
+    tokens: set[str] = set()
+    common: set[str] = set()
     for name in names:
         if not isinstance(name, str) or not name.strip():
             continue

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -35,7 +36,18 @@ from evalkit.scoring import reverse_code, score
 from evalkit.tables import wide_answers
 
 __all__ = ["run_plan", "outcome_scores", "pending_analyses", "wave_summary",
-           "PENDING_COLUMNS", "INSTRUMENT_COLUMNS"]
+           "PENDING_COLUMNS", "INSTRUMENT_COLUMNS", "ProgressLike"]
+
+
+class ProgressLike(Protocol):
+    """The part of a :class:`rich.progress.Progress` that :func:`run_plan` and
+    :mod:`evalkit.pipeline` call. The task id is whatever ``add_task`` returns (rich's
+    ``TaskID``), handed back unchanged to ``advance``."""
+
+    def add_task(self, description: str, *, total: float | None = None) -> Any: ...
+
+    def advance(self, task_id: Any, advance: float = 1, /) -> None: ...
+
 
 _LEVEL_ORDER = {"collaborative": 0, "modality": 1, "site": 2}
 
@@ -132,7 +144,7 @@ def _data_hash(scores: pd.DataFrame, items: dict[str, pd.DataFrame]) -> str:
 
 
 def run_plan(config: ProjectConfig, plan: AnalysisPlan, instruments: dict[str, Instrument], *,
-             progress: object) -> tuple[dict[str, pd.DataFrame], str]:
+             progress: ProgressLike) -> tuple[dict[str, pd.DataFrame], str]:
     """Run every step of the plan the data allow; record the others in ``pending``.
 
     Returns
@@ -151,7 +163,7 @@ def run_plan(config: ProjectConfig, plan: AnalysisPlan, instruments: dict[str, I
         site; ``reason`` and ``needs`` in plain words). ``pending`` is always written.
     """
     steps = ["score", "prepost", "reliability", "model", "network", "feedback", "linkage"]
-    task = progress.add_task("Analysing", total=len(steps))  # type: ignore[attr-defined]
+    task = progress.add_task("Analysing", total=len(steps))
     scores, items = outcome_scores(config, plan, instruments)
     words = _Words(config, instruments)
     pending = _Pending()
@@ -162,30 +174,30 @@ def run_plan(config: ProjectConfig, plan: AnalysisPlan, instruments: dict[str, I
         "scores": scores,
         "wave_summary": wave_summary(scores, config.wave_ids),
     }
-    progress.advance(task)  # type: ignore[attr-defined]
+    progress.advance(task)
     tables.update(_prepost_tables(scores, plan, words=words, pending=pending))
-    progress.advance(task)  # type: ignore[attr-defined]
+    progress.advance(task)
     if plan.reliability:
         tables["reliability"] = _reliability_table(items, plan, instruments, words=words,
                                                    pending=pending)
-    progress.advance(task)  # type: ignore[attr-defined]
+    progress.advance(task)
     if plan.model is not None:
         tables.update(_model_tables(scores, plan.outcomes, plan.model, words=words,
                                     pending=pending))
-    progress.advance(task)  # type: ignore[attr-defined]
+    progress.advance(task)
     if plan.network is not None and plan.network.instrument in config.instruments:
         tables.update(_network_tables(config, plan.network, words, pending))
-    progress.advance(task)  # type: ignore[attr-defined]
+    progress.advance(task)
     if plan.feedback is not None and plan.feedback.instrument in config.instruments:
         tables.update(_feedback_tables(config, plan.feedback, words, pending))
-    progress.advance(task)  # type: ignore[attr-defined]
+    progress.advance(task)
     if plan.linkage is not None and plan.linkage.instrument in instruments:
         table = _linkage_table(config, plan, plan.linkage,
                                instruments[plan.linkage.instrument], words=words,
                                pending=pending)
         if table is not None:
             tables["linkage"] = table
-    progress.advance(task)  # type: ignore[attr-defined]
+    progress.advance(task)
     tables["pending"] = pending.table()
     return tables, _data_hash(scores, items)
 
@@ -527,9 +539,9 @@ def _prepost_tables(scores: pd.DataFrame, plan: AnalysisPlan, *, words: _Words |
                                  "mean_dropouts": b["mean_dropouts"],
                                  "difference": b["difference"], "p": b["p"]})
                 else:
-                    res = compare_unmatched(sub, outcome="score", time="wave", pre=pre,
-                                            post=post)
-                    row = _prepost_row(res.summary.iloc[0], matched=False)
+                    unmatched = compare_unmatched(sub, outcome="score", time="wave", pre=pre,
+                                                  post=post)
+                    row = _prepost_row(unmatched.summary.iloc[0], matched=False)
             except AnalysisError as exc:
                 # Too few people at this level (e.g. a small site): say so, don't guess.
                 row = {"note": str(exc)}

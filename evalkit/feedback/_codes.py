@@ -89,8 +89,8 @@ def corrected_codes(store: str | Path, *, item: str = "COMMENT") -> pd.DataFrame
     con = open_store(store, read_only=True)
     try:
         exists = con.execute("SELECT count(*) FROM information_schema.tables "
-                             "WHERE table_name = 'comment_codes'").fetchone()[0]
-        if not exists:
+                             "WHERE table_name = 'comment_codes'").fetchone()
+        if exists is None or not exists[0]:  # count(*) always gives one row
             return pd.DataFrame(columns=columns)
         return con.execute("SELECT response_id, item, themes, text_sha FROM comment_codes "
                            "WHERE item = ? ORDER BY response_id", [item]).df()

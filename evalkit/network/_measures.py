@@ -228,11 +228,11 @@ def _change(site: str, rated: pd.DataFrame, resp: pd.DataFrame, nodes: list[str]
                           "level_post": lq, "change": change})
     frame = frame[frame["change"] != ""].reset_index(drop=True)
     counts = frame["change"].value_counts()
+    moved = {f"ties_{kind}": int(counts.get(kind, 0))
+             for kind in ("gained", "lost", "deepened", "weakened", "kept")}
     row = {"site_id": site, "pre": pre, "post": post, "n_raters_both": len(both),
-           "ties_pre": int(tp.sum()), "ties_post": int(tq.sum())}
-    for kind in ("gained", "lost", "deepened", "weakened", "kept"):
-        row[f"ties_{kind}"] = int(counts.get(kind, 0))
-    row["net_change"] = row["ties_gained"] - row["ties_lost"]
+           "ties_pre": int(tp.sum()), "ties_post": int(tq.sum()), **moved,
+           "net_change": moved["ties_gained"] - moved["ties_lost"]}
     return row, frame[TIE_CHANGE_COLUMNS]
 
 

@@ -237,8 +237,9 @@ def pair_responses(
                     parts.append(f"no '{wave}' response")
                 elif np.isnan(value):
                     parts.append(f"missing outcome at '{wave}'")
-        if group_reason[k] is not None:
-            parts.append(group_reason[k])
+        why_group = group_reason[k]
+        if why_group is not None:
+            parts.append(why_group)
         reasons.append("; ".join(parts) if parts else None)
 
     subjects = pd.DataFrame({"subject": order})

@@ -28,6 +28,7 @@ def toy_prepost() -> pd.DataFrame:
     for k in range(12):
         pid, site = f"P{k + 1:02d}", "north" if k < 6 else "south"
         rows.append((pid, site, "baseline", pre[k], practice_pre[k]))
-        if post[k] is not None:
-            rows.append((pid, site, "endline", post[k], practice_post[k]))
+        score_post = post[k]
+        if score_post is not None:
+            rows.append((pid, site, "endline", score_post, practice_post[k]))
     return pd.DataFrame(rows, columns=["participant", "site", "wave", "score", "practice"])

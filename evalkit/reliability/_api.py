@@ -120,6 +120,8 @@ def cronbach_alpha(
     df1, df2 = n - 1, (n - 1) * (k - 1)
     raw = parts["raw"]
     z = float(sps.norm.ppf(1 - tail))
+    omega_total: float | None
+    omega_h: float | None
     if k >= 3:
         omega_total, omega_h, _, _ = omega(x)
     else:

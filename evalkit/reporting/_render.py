@@ -752,7 +752,9 @@ def _render_fallback(
     if not isinstance(defaults, dict):
         raise RenderError(f"{qmd}: front matter 'params' must be a mapping, got {defaults!r}")
     values = {**{k: _plain(v, f"{qmd}: params.{k}") for k, v in defaults.items()}, **params}
-    execute = meta.get("execute") if isinstance(meta.get("execute"), dict) else {}
+    execute = meta.get("execute")
+    if not isinstance(execute, dict):
+        execute = {}
     run_defaults = {**_DEFAULT_EXECUTE, **execute}
     first = _format_options(meta, formats[0])
 

@@ -443,6 +443,7 @@ def check_outputs(paths: Sequence[str | Path], rules: ScanRules, *, label: str =
     """
     problems: list[str] = []
     for path in paths:
+        findings: Sequence[Finding | str]
         try:
             findings = scan_file(path, rules)
         except Exception as exc:  # noqa: BLE001 - the scan fails closed, whatever the cause
