@@ -2,7 +2,7 @@
 """Set-up and everyday tasks, with nothing but Python 3.11+ installed.
 
     python3 tasks.py demo    # create .venv, install evalkit, run the demo end to end
-    python3 tasks.py test    # create .venv, install evalkit with test tools, lint, run tests
+    python3 tasks.py test    # create .venv, install with test tools, lint, type-check, run tests
 
 Extra arguments after the task go to the underlying command, e.g.
 ``python3 tasks.py test -k store`` or ``python3 tasks.py demo --out /tmp/demo``.
@@ -56,6 +56,7 @@ def test(args: list[str]) -> None:
     ensure_venv("test")
     lint = [p for p in ("evalkit", "tests", "benchmarks", "tasks.py") if (ROOT / p).exists()]
     run(BIN / "ruff", "check", *lint)
+    run(BIN / "mypy", "-p", "evalkit")
     code = subprocess.call([str(PY), "-m", "pytest", *args], cwd=ROOT)
     if code == 5:
         sys.exit("pytest collected no tests")
