@@ -329,11 +329,6 @@ def test_modality_comparison_all_falling_is_not_recommended(tmp_path):
         "Peer learning: fell by 0.10 points."
 
 
-@pytest.mark.xfail(strict=True, reason="bug: with every change negative but the model's CIs "
-                   "clear and permutation p 0.05 <= 0.10, _modality.py grades 'weak' and "
-                   "prints GRADE_WORDS['weak'] ('the test that compares whole sites does not "
-                   "confirm it'), contradicting the p = 0.050 it cites and the stated weak "
-                   "rule (site-level p above max_permutation_p)")
 def test_all_falling_does_not_say_the_site_level_test_fails_to_confirm(tmp_path):
     comp, _, _ = _modality_results(tmp_path, changes=NEGATIVE, contrasts=NEGATIVE_CONTRASTS,
                                    perm_p=0.05, modalities=MODALITIES[:2])
@@ -371,10 +366,6 @@ def test_firm_needs_every_robust_pair(tmp_path):
     assert comp["grade"] == "promising"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: _modality._robust_p ignores the robust table's "
-                   "from/to columns and takes the first change_contrast row of the pair, so "
-                   "with three waves it checks the t0->t1 CR2 test (p 0.01) instead of the "
-                   "plan's t0->t2 one (p 0.30) and grades the comparison 'firm'")
 def test_firm_uses_the_robust_test_of_the_plan_waves(tmp_path):
     waves = [{"id": "t0", "label": "Baseline"}, {"id": "t1", "label": "Midpoint"},
              {"id": "t2", "label": "Endline"}]
@@ -433,9 +424,6 @@ def test_smallest_attainable_p_above_rule_asks_for_more_sites(tmp_path):
     assert "with 4 sites it cannot go below 0.333." in comp["sentence"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: _modality.py formats the permutation floor with "
-                   "'{min_p:.3f}', so a floor of 0.0002 reads 'it cannot go below 0.000' (a "
-                   "zero floor) instead of e.g. '< 0.001' as p_phrase writes small p-values")
 def test_tiny_smallest_p_is_not_written_as_zero(tmp_path):
     comp, _, _ = _modality_results(tmp_path, min_p=0.0002)
     assert not re.search(r"cannot go below 0\.000(?!\d)", comp["sentence"])

@@ -517,3 +517,13 @@ def test_exact_distributions_match_r(key: str) -> None:
             m, n = (int(v) for v in key.split("_")[1:])
             got = st.pwilcox(q, m, n)
         assert abs(got - p) <= 1e-12, (key, q)
+
+
+def test_effect_size_ci_that_scipy_cannot_bracket_is_missing_not_a_crash():
+    # 3 pairs with nearly identical differences: t = 173 on 2 df, where scipy's noncentral t
+    # cdf is NaN in the tails. d_z itself is exact (hand: mean 1.0 / sd 0.01 = 100.0).
+    from evalkit.prepost._stats import cohens_d_paired
+
+    out = cohens_d_paired(np.zeros(3), np.array([1.0, 1.01, 0.99]))
+    assert out["d"] == pytest.approx(100.0, rel=1e-9)
+    assert math.isnan(out["ci_low"]) and math.isnan(out["ci_high"])

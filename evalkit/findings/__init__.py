@@ -37,11 +37,11 @@ from evalkit.findings._other import (
     project_findings,
     theme_findings,
 )
-from evalkit.findings._words import DOWN_WORDS, UP_WORDS, md, p_phrase
+from evalkit.findings._words import DOWN_WORDS, UP_WORDS, floor_phrase, md, p_phrase
 from evalkit.results import Results
 
 __all__ = ["build_findings", "DecisionRule", "Context", "context", "COLUMNS", "GRADE_WORDS",
-           "grade_rules", "UP_WORDS", "DOWN_WORDS", "md", "p_phrase"]
+           "grade_rules", "UP_WORDS", "DOWN_WORDS", "md", "p_phrase", "floor_phrase"]
 
 
 def build_findings(results: Results, *, rule: DecisionRule | None = None) -> pd.DataFrame:

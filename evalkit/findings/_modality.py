@@ -17,6 +17,7 @@ from evalkit.findings._words import (
     change_noun,
     ci_phrase,
     clear,
+    floor_phrase,
     is_missing,
     join_words,
     lower_first,
@@ -32,8 +33,8 @@ __all__ = ["modality_findings", "GRADE_WORDS", "grade_rules"]
 GRADE_WORDS = {
     "firm": "The evidence is firm: the model, the site-level test and the cluster-robust "
             "tests agree.",
-    "promising": "This is a promising signal, not proof: it meets the decision rule, but "
-                 "not everything firm evidence needs.",
+    "promising": "This is a promising signal, not proof: the model and the site-level test "
+                 "both support the difference, but not everything firm evidence needs.",
     "weak": "The model finds a difference, but the test that compares whole sites does not "
             "confirm it, so this is weak evidence.",
     "inconclusive": "The data cannot tell the approaches apart: the difference could be "
@@ -44,14 +45,15 @@ GRADE_WORDS = {
 def grade_rules(max_permutation_p: float = 0.10, min_sites_firm: int = 5) -> dict[str, str]:
     """The rule behind each evidence grade, in words (for a report's methods section).
 
-    >>> grade_rules()["promising"]
-    'the decision rule holds, but not everything firm evidence needs'
+    >>> grade_rules()["weak"]
+    "the model's 95% CIs exclude zero, but the site-level test gives p above 0.10"
     """
     return {
-        "firm": (f"the decision rule holds, the model's joint test gives p < 0.05, the "
+        "firm": (f"the model's 95% CIs exclude zero, the model's joint test gives p < 0.05, the "
                  f"site-level test p <= 0.05, the cluster-robust tests agree, and every "
                  f"approach has at least {min_sites_firm} sites"),
-        "promising": "the decision rule holds, but not everything firm evidence needs",
+        "promising": (f"the model's 95% CIs exclude zero and the site-level test gives p <= "
+                      f"{max_permutation_p:.2f}, but not everything firm evidence needs"),
         "weak": (f"the model's 95% CIs exclude zero, but the site-level test gives p above "
                  f"{max_permutation_p:.2f}"),
         "inconclusive": "the model's 95% CI of at least one difference includes zero",
@@ -72,10 +74,11 @@ def _pair(con: pd.DataFrame, a: str, b: str) -> tuple[float, float, float, float
     return None
 
 
-def _robust_p(rob: pd.DataFrame, a: str, b: str) -> float | None:
+def _robust_p(rob: pd.DataFrame, a: str, b: str, pre: str, post: str) -> float | None:
+    """The cluster-robust (CR2) p of the change from ``pre`` to ``post``, a vs b."""
     if rob.empty:
         return None
-    hit = rob[(rob["kind"] == "change_contrast")
+    hit = rob[(rob["kind"] == "change_contrast") & (rob["from"] == pre) & (rob["to"] == post)
               & (((rob["a"] == a) & (rob["b"] == b)) | ((rob["a"] == b) & (rob["b"] == a)))]
     return float(hit["p"].iloc[0]) if len(hit) else None
 
@@ -134,7 +137,7 @@ def _one_outcome(ctx: Context, outcome: str) -> list[dict[str, Any]]:
     perm = t["model_permutation"].iloc[0] if len(t["model_permutation"]) else None
     perm_p = None if perm is None or is_missing(perm["p"]) else float(perm["p"])
     min_p = None if perm is None or is_missing(perm["min_p"]) else float(perm["min_p"])
-    robust = {o: _robust_p(t["model_robust"], best, o) for o in others}
+    robust = {o: _robust_p(t["model_robust"], best, o, pre, post) for o in others}
     fit = t["model_fit"].iloc[0] if len(t["model_fit"]) else None
     df_method = str(fit["df_method"]) if fit is not None else ""
     per_mod = pd.Series(ctx.site_modality).value_counts()
@@ -144,11 +147,12 @@ def _one_outcome(ctx: Context, outcome: str) -> list[dict[str, Any]]:
     model_clear = all(p is not None and clear(p[1], p[2]) and p[0] > 0
                       for p in pairs.values())
     perm_ok = perm_p is not None and perm_p <= rule.max_permutation_p
-    decision = model_clear and perm_ok and change[best] > 0
-    firm = (decision and inter_p is not None and inter_p < 0.05 and perm_p is not None
+    supported = model_clear and perm_ok  # the evidence for the difference itself
+    decision = supported and change[best] > 0  # ... and it is an improvement
+    firm = (supported and inter_p is not None and inter_p < 0.05 and perm_p is not None
             and perm_p <= 0.05 and all(p is not None and p < 0.05 for p in robust.values())
             and min(n_sites.values()) >= rule.min_sites_firm)
-    grade = ("firm" if firm else "promising" if decision else
+    grade = ("firm" if firm else "promising" if supported else
              "weak" if model_clear else "inconclusive")
 
     runner = others[0]
@@ -173,10 +177,9 @@ def _one_outcome(ctx: Context, outcome: str) -> list[dict[str, Any]]:
     total = sum(n_sites.values())
     if perm_p is not None:
         text.append(f"The site-level randomization test, which compares whole sites, gives "
-                    f"{p_phrase(perm_p)}; with {total} sites it cannot go below "
-                    f"{min_p:.3f}.")
+                    f"{p_phrase(perm_p)}; {floor_phrase(min_p, total)}.")
     text.append(GRADE_WORDS[grade])
-    numbers = {"change_" + m: change[m] for m in mods}
+    numbers: dict[str, float | str | None] = {"change_" + m: change[m] for m in mods}
     numbers.update({"interaction_p": inter_p, "permutation_p": perm_p,
                     "permutation_min_p": min_p, "n_sites": total})
     rows.append(finding(
@@ -203,8 +206,8 @@ def _one_outcome(ctx: Context, outcome: str) -> list[dict[str, Any]]:
         missing.append(f"the site-level randomization test gives {p_phrase(perm_p)}, above "
                        f"{rule.max_permutation_p:.2f}")
     if min_p is not None and min_p > rule.max_permutation_p:
-        missing.append(f"with {total} sites that test cannot go below {min_p:.3f}, so more "
-                       f"sites per approach are needed")
+        missing.append(f"{floor_phrase(min_p, total).replace('it cannot', 'that test cannot')}"
+                       f", so more sites per approach are needed")
     if decision:
         rec = (f"Offer {low[best]} to more sites, and keep comparing it with the other "
                f"approaches: on the {label} it meets the decision rule (the model's 95% CI "

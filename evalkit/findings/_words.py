@@ -107,6 +107,19 @@ def p_phrase(p: float | None) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
+def floor_phrase(min_p: float | None, n_sites: int) -> str:
+    """What the smallest attainable p of the site-level test is, in words.
+
+    >>> floor_phrase(0.0667, 6), floor_phrase(0.0002, 40)
+    ('with 6 sites it cannot go below 0.067', 'with 40 sites it can go below 0.001')
+    """
+    if min_p is None or is_missing(min_p):
+        return f"with {n_sites} sites its smallest possible p is not known"
+    if float(min_p) < 0.001:
+        return f"with {n_sites} sites it can go below 0.001"
+    return f"with {n_sites} sites it cannot go below {float(min_p):.3f}"
+
+
 def signed(x: float, digits: int = 2) -> str:
     """A number with its sign: ``+0.27``, ``-0.13``.
 

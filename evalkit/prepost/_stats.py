@@ -268,7 +268,12 @@ def _ncp_interval(t: float, df: float, conf_level: float) -> tuple[float, float]
             hi = t + step
         return float(optimize.brentq(f, lo, hi, xtol=1e-14, rtol=1e-14, maxiter=500))
 
-    return root(1 - alpha / 2), root(alpha / 2)
+    try:
+        return root(1 - alpha / 2), root(alpha / 2)
+    except ValueError:
+        # scipy's noncentral t cdf returns NaN far in the tails (e.g. t = 173 with df = 2),
+        # so no bracket can be found: the limits are not computable, not guessed.
+        return _NAN, _NAN
 
 
 def cohens_d_paired(pre: np.ndarray, post: np.ndarray, *,
