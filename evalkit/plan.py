@@ -80,6 +80,16 @@ class Multiplicity(_Strict):
     family: tuple[str, ...] = ()
 
 
+class Decision(_Strict):
+    """When the reports may recommend a modality (see :class:`evalkit.findings.DecisionRule`):
+    the model's 95% CI of its advantage excludes 0 against every other modality, it is an
+    improvement, and the site-level randomization test gives ``p <= max_permutation_p``.
+    Evidence is called firm only with at least ``min_sites_firm`` sites per modality."""
+
+    max_permutation_p: float = Field(default=0.10, gt=0, le=1)
+    min_sites_firm: int = Field(default=5, ge=2)
+
+
 class AnalysisPlan(_Strict):
     """A validated analysis plan."""
 
@@ -89,6 +99,7 @@ class AnalysisPlan(_Strict):
     outcomes: tuple[Outcome, ...] = Field(min_length=1)
     model: ModelSettings | None = None
     multiplicity: Multiplicity = Multiplicity()
+    decision: Decision = Decision()
     reliability: bool = True
     network: NetworkSettings | None = None
     feedback: FeedbackSettings | None = None
@@ -273,6 +284,7 @@ def build_plan(config: ProjectConfig, instruments: Mapping[str, Instrument]) -> 
     if any(o["model"] for o in outcomes):
         plan["model"] = {"time_order": list(waves), "df_method": "satterthwaite",
                          "reml": True, "permutation_seed": 2026}
+        plan["decision"] = {"max_permutation_p": 0.10, "min_sites_firm": 5}
     plan["multiplicity"] = {"method": "holm", "family": [o["id"] for o in outcomes]}
     plan["reliability"] = True
     network = next((i for i in used if i.respondent == "organization"
@@ -304,6 +316,11 @@ _SECTION_COMMENTS = {
     "multiplicity": ("# Multiplicity: p-values of the pre/post comparisons across these "
                      "outcomes are adjusted\n# together (holm or BH); outcomes not computed "
                      "yet are left out of the family."),
+    "decision": ("# The decision rule: a modality is recommended only when the model's 95% "
+                 "CI of its\n# advantage excludes 0 against every other modality, it is an "
+                 "improvement, and the\n# site-level randomization test gives p <= "
+                 "max_permutation_p. Evidence is 'firm' only\n# with at least min_sites_firm "
+                 "sites per modality (and the other tests agreeing)."),
     "reliability": ("# Scale reliability (Cronbach's alpha, omega) is reported for each "
                     "outcome at the pre wave."),
     "network": ("# Partner networks: a tie is a reported rating of `item` at or above "

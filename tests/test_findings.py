@@ -480,7 +480,7 @@ def test_pending_rows_become_pending_findings(tmp_path):
     assert len(pend) == 2
     model = pend.iloc[0]
     # "model" of outcome "Trust score": reason, a full stop added, then the needs.
-    assert model["headline"] == "Still to come: model of the trust score"
+    assert model["headline"] == "Still to come: model of the trust score."
     assert model["sentence"] == ("The model of the trust score: only baseline answers so far. "
                                  "It needs Team survey responses at endline.")
     assert (model["grade"], model["direction"], model["outcome"]) == \

@@ -81,3 +81,17 @@ def test_check_plan_names_file_key_and_expectation(tmp_path, demo_data):
         "['baseline', 'midpoint', 'endline']",
         "analyses/plan.yml: network.item: 'ties' is not an item of instrument 'network'; "
         "items are ['contact', 'collaboration', 'trust', 'value', 'respondent_role']"]
+
+
+def test_the_decision_rule_is_part_of_the_plan(tmp_path):
+
+    good = tmp_path / "plan.yml"
+    good.write_text("name: t\ncompare: {pre: a, post: b}\noutcomes:\n"
+                    "  - {id: x, label: X, instrument: i, scale: s}\n"
+                    "decision: {max_permutation_p: 0.2}\n")
+    assert load_plan(good).decision.max_permutation_p == 0.2
+    assert load_plan(good).decision.min_sites_firm == 5
+    bad = tmp_path / "bad.yml"
+    bad.write_text(good.read_text().replace("0.2}", "2}"))
+    with pytest.raises(ConfigError, match="decision.max_permutation_p"):
+        load_plan(bad)

@@ -88,7 +88,7 @@ def theme_findings(ctx: Context) -> list[dict[str, Any]]:
             finding_id=f"theme:{level}:{site or ''}", kind="theme", level=level,
             site_id=site, estimate=None, grade="descriptive", direction="none",
             numbers={str(r.theme): r.share for r in last.itertuples()},
-            headline="What people talked about most",
+            headline="What people talked about most.",
             sentence=(f"What community members wrote about most at {ctx.wave(waves[-1])}: "
                       f"{said}.")))
     return rows
@@ -109,7 +109,7 @@ def pending_findings(ctx: Context) -> list[dict[str, Any]]:
             outcome=None if is_missing(outcome) else outcome,
             level=getattr(r, "level", None) or "collaborative",
             site_id=None if is_missing(site) else site, estimate=None, grade="pending",
-            direction="none", headline=f"Still to come: {what}{about}",
+            direction="none", headline=f"Still to come: {what}{about}.",
             sentence=(f"The {what}{about}: {md(str(r.reason))}"
                       + ("" if str(r.reason).endswith(".") else ".")
                       + (f" It needs {md(str(r.needs))}." if not is_missing(r.needs)
