@@ -12,6 +12,7 @@ import io
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -392,3 +393,39 @@ def test_real_quarto_renders_the_fixture(tmp_path):
     assert "Riverside: North &amp; South" in html
     assert "Scores by participant" in html
     assert [entry for entry in _listing(tmp_path) if not entry[0].startswith("out")] == before
+
+
+def _reference_docx(path: Path, marker: str) -> Path:
+    """Pandoc's default reference document with ``marker`` as the body font."""
+    import pypandoc
+
+    data = subprocess.run(
+        [pypandoc.get_pandoc_path(), "--print-default-data-file", "reference.docx"],
+        capture_output=True, check=True,
+    ).stdout
+    base = path.with_suffix(".base.docx")
+    base.write_bytes(data)
+    with zipfile.ZipFile(base) as src, zipfile.ZipFile(path, "w") as dst:
+        for item in src.infolist():
+            content = src.read(item.filename)
+            if item.filename == "word/styles.xml":
+                content = content.replace(b'w:asciiTheme="minorHAnsi"',
+                                          f'w:ascii="{marker}"'.encode(), 1)
+            dst.writestr(item, content)
+    return path
+
+
+@pytest.mark.slow
+def test_fallback_docx_uses_the_given_reference_document(tmp_path):
+    reference = _reference_docx(tmp_path / "centre.docx", "EvalkitMarkerFont")
+    assert b"EvalkitMarkerFont" in zipfile.ZipFile(reference).read("word/styles.xml")
+    done = render_document(FIXTURES / "params_report.qmd", output_dir=tmp_path / "out",
+                           formats=("docx",), engine="fallback", docx_reference=reference)
+    with zipfile.ZipFile(done.outputs[0]) as docx:
+        assert b"EvalkitMarkerFont" in docx.read("word/styles.xml")
+
+
+def test_missing_docx_reference_is_a_render_error(tmp_path):
+    with pytest.raises(RenderError, match="docx_reference: Word reference document not found"):
+        render_document(FIXTURES / "failing.qmd", output_dir=tmp_path, formats=("docx",),
+                        docx_reference=tmp_path / "nowhere.docx")

@@ -190,6 +190,7 @@ def render_document(
     project_dir: Path | None = None,
     timeout: float = 600,
     title: str | None = None,
+    docx_reference: Path | None = None,
 ) -> RenderedDocument:
     """Execute a Quarto document and write it as self-contained HTML and/or Word files.
 
@@ -219,6 +220,9 @@ def render_document(
     title : str, optional
         Replaces the document's front-matter title (e.g. a site report titled with the
         site's name).
+    docx_reference : Path, optional
+        A Word file whose styles the DOCX output uses (pandoc's ``--reference-doc``; passed to
+        Quarto as ``reference-doc``). It replaces a ``reference-doc`` the document sets.
     timeout : float
         Seconds allowed for the whole render.
 
@@ -275,6 +279,11 @@ def render_document(
             raise RenderError(f"params: {name!r} is not a valid Python variable name")
         values[name] = _plain(value, f"params[{name!r}]")
     project_file = _project_file(qmd, project_dir)
+    reference = None
+    if docx_reference is not None:
+        reference = Path(docx_reference).resolve()
+        if not reference.is_file():
+            raise RenderError(f"docx_reference: Word reference document not found: {reference}")
     quarto = quarto_available()
     if engine == "quarto" and quarto is None:
         raise RenderError(
@@ -295,10 +304,10 @@ def render_document(
         work = Path(tmp)
         if quarto is not None and used == "quarto":
             built = _render_quarto(quarto, qmd, base, work, values, project_file, deadline, timeout,
-                                   title)
+                                   title, reference)
         else:
             built = _render_fallback(qmd, base, work, values, project_file, deadline, timeout,
-                                     title)
+                                     title, reference)
         made = dict(zip(base, built, strict=True))
         if chromium is not None:
             made["pdf"] = _print_pdf(chromium, made["html"], work, deadline)
@@ -491,6 +500,7 @@ def _render_quarto(
     deadline: float,
     timeout: float,
     title: str | None = None,
+    reference: Path | None = None,
 ) -> list[Path]:
     """Render a private copy of ``qmd`` (and its project file) with the Quarto CLI."""
     stage = work / "project"
@@ -535,6 +545,8 @@ def _render_quarto(
         cmd = [quarto, "render", str(staged), "--to", fmt, "--output", name, *args_common]
         if fmt == "html":
             cmd += ["-M", "embed-resources:true"]
+        if fmt == "docx" and reference is not None:
+            cmd += ["-M", f"reference-doc:{reference}"]
         proc = _run(cmd, stage, env, deadline, timeout, qmd, "quarto render")
         if proc.returncode != 0:
             raise RenderError(
@@ -740,6 +752,7 @@ def _render_fallback(
     deadline: float,
     timeout: float,
     title: str | None = None,
+    reference: Path | None = None,
 ) -> list[Path]:
     meta, blocks = _parse(qmd)
     if title is not None:
@@ -819,7 +832,9 @@ def _render_fallback(
             outputs = nb.cells[block.index].outputs if block.index is not None else []
             parts.append(_cell_markdown(block, opts, outputs, figures))
     (work / "document.md").write_text("\n\n".join(p for p in parts if p) + "\n", "utf-8")
-    return [_pandoc_convert(qmd, work, meta, fmt, deadline, timeout) for fmt in formats]
+    return [
+        _pandoc_convert(qmd, work, meta, fmt, deadline, timeout, reference) for fmt in formats
+    ]
 
 
 def _is_parameters(cell: _Cell) -> bool:
@@ -1086,7 +1101,13 @@ def _metadata(meta: dict[str, Any], opts: dict[str, Any], qmd: Path) -> dict[str
 
 
 def _pandoc_convert(
-    qmd: Path, work: Path, meta: dict[str, Any], fmt: str, deadline: float, timeout: float
+    qmd: Path,
+    work: Path,
+    meta: dict[str, Any],
+    fmt: str,
+    deadline: float,
+    timeout: float,
+    docx_reference: Path | None = None,
 ) -> Path:
     opts = _format_options(meta, fmt)
     meta_file = work / f"metadata-{fmt}.yml"
@@ -1124,7 +1145,9 @@ def _pandoc_convert(
         )
         args = ["body.html", "-f", "html", "-t", "docx", *common]
         reference = opts.get("reference-doc")
-        if reference:
+        if docx_reference is not None:
+            args += ["--reference-doc", str(docx_reference)]
+        elif reference:
             args += ["--reference-doc", str((qmd.parent / str(reference)).resolve())]
         _pandoc([*args, "-o", out.name], work, qmd, deadline, timeout)
     return out
