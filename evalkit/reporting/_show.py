@@ -28,8 +28,10 @@ def show_figure(fig: Figure, *, dpi: int = 110) -> None:
 
 
 def figure_markdown(fig: Figure, *, caption: str, alt: str, dpi: int = 110) -> str:
-    """A figure as a Markdown image (embedded PNG) with its caption and alt text, for
-    ``output: asis`` cells whose figures and captions depend on the data (one per outcome).
+    """A figure as a Markdown image (embedded PNG) with its caption and alt text, printed
+    from an unlabelled ``output: asis`` cell: the one way every report shows a figure, the
+    same under Quarto and the fallback (``plt.show()`` after ``Agg`` shows nothing under
+    Quarto, and a ``fig-`` label loses the alt text in Word).
 
     Examples
     --------
@@ -41,4 +43,8 @@ def figure_markdown(fig: Figure, *, caption: str, alt: str, dpi: int = 110) -> s
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     quoted = alt.replace("\\", "\\\\").replace('"', '\\"')
-    return f'\n![{caption}](data:image/png;base64,{data}){{alt="{quoted}"}}\n'
+    # Without a fig- id and with both attributes: Quarto puts fig-alt in the HTML and alt in
+    # the Word file's image description (recorded Quarto 1.10 behaviour), pandoc puts alt in
+    # both; the caption is evalkit's own ("Figure 2. ..."), never renumbered.
+    return (f'\n![{caption}](data:image/png;base64,{data})'
+            f'{{fig-alt="{quoted}" alt="{quoted}"}}\n')
