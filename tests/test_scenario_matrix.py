@@ -155,3 +155,29 @@ def test_findings_never_contradict_the_numbers(name, effect, n, seed, tmp_path_f
     rep = check_text(_findings_text(project), truth, project / "findings")
     assert rep.contradictions == []
     assert _unexplained(project) == []
+
+
+def test_every_modelled_outcome_gets_its_section_with_the_df_method_it_used(tmp_path,
+                                                                           monkeypatch):
+    # Two outcomes in the model, Kenward-Roger df: both sections, the caption names
+    # Kenward-Roger (never Satterthwaite), and each outcome's notes are printed once.
+    monkeypatch.setenv("EVALKIT_ID_KEY", KEY)
+    project = _build("two_waves", tmp_path)
+    plan = project / "analyses" / "plan.yml"
+    text = plan.read_text().replace("df_method: satterthwaite", "df_method: kenward-roger")
+    text = text.replace("    scale: trust\n    design: matched\n    model: false",
+                        "    scale: trust\n    design: matched\n    model: true")
+    plan.write_text(text)
+    analyze_project(project)
+    _ok(["report", "-p", str(project), "--format", "html"])
+    from report_checker import report_text
+
+    page = report_text(project / "_output" / "cross-site" / "cross-site.html")
+    section = page[page.index("Which modality worked best?"):]
+    assert "Partnership score (all domains)" in section and "\nTrust\n" in section
+    assert section.count("Kenward-Roger degrees of freedom") == 2
+    assert "Satterthwaite" not in page
+    notes = read_results(project / "results").table("model_notes")
+    for note in notes["note"]:
+        assert page.count(note) == (notes["note"] == note).sum()
+    assert check_reports(project)[0].contradictions == []
