@@ -24,13 +24,8 @@ import pytest
 import yaml
 
 from evalkit.errors import EvalkitError, RenderError
-from evalkit.reporting._render import (
-    RenderedDocument,
-    _Cell,
-    _parse,
-    quarto_available,
-    render_document,
-)
+from evalkit.reporting._fallback import _Cell, _parse
+from evalkit.reporting._render import RenderedDocument, quarto_available, render_document
 
 FIXTURES = Path(__file__).parent / "render_fixtures"
 SITE = "Riverside: North & South"  # a colon and an ampersand: quoting and escaping matter
@@ -291,7 +286,12 @@ record = {{
 }}
 with open(os.environ["FAKE_QUARTO_LOG"], "a") as log:
     log.write(json.dumps(record) + "\\n")
-(qmd.parent / option("--output")).write_text("<p>rendered " + option("--to") + "</p>")
+import yaml
+formats = list(yaml.safe_load(Path("_quarto.yml").read_text())["format"])
+for fmt in formats:
+    out = Path(option("--output-dir")) / qmd.parent / (qmd.stem + "." + fmt)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("<p>rendered " + fmt + "</p>")
 """
 
 
@@ -337,23 +337,20 @@ def test_quarto_engine_renders_a_private_copy(fake_quarto, project, tmp_path):
     assert _listing(project) == before
 
     calls = [json.loads(line) for line in fake_quarto.read_text().splitlines()]
-    assert len(calls) == 2
-    html, docx = calls
-    staged = Path(html["args"][1])
-    assert html["args"][0] == "render" and staged.name == "params_report.qmd"
-    assert not staged.is_relative_to(project)
-    assert staged.parent == Path(html["cwd"]) / "reports"
+    assert len(calls) == 1  # one call renders every format (fixture 25)
+    html = calls[0]
     args = html["args"]
-    assert args[args.index("--to") + 1] == "html"
-    assert args[args.index("--output") + 1] == "params_report.html"
-    assert args[args.index("--execute-dir") + 1] == str(project / "reports")
-    assert args[args.index("-M") + 1] == "embed-resources:true"
-    assert "-M" not in docx["args"] and docx["args"][docx["args"].index("--to") + 1] == "docx"
+    assert not Path(html["cwd"]).is_relative_to(project)
+    # fixture 25: cwd = staged project root, no --to, --output-dir, embedded, params file
+    assert args[:2] == ["render", "reports/params_report.qmd"]
+    assert args[2:6] == ["--output-dir", "_evalkit_quarto_out", "-M", "embed-resources:true"]
+    assert args[6] == "--execute-params" and Path(args[7]).is_absolute() and len(args) == 8
     assert yaml.safe_load(html["params"]) == {"site_name": SITE, "cutoff": 2.5}
     assert html["python"] == sys.executable
     config = yaml.safe_load(html["project"])
-    assert config["project"] == {}  # outputs stay in the stage, not in the project's _site
+    assert config["project"] == {"type": "default"}  # outputs stay in the stage, not in _site
     assert config["execute"] == {"echo": False}
+    assert config["format"] == {"html": {"format-links": False}, "docx": "default"}
     assert "data.csv" in html["beside_input"] and "styles.css" in html["in_root"]
     assert "params_report.html" not in html["beside_input"]  # not linked, so not overwritten
 
@@ -362,9 +359,9 @@ def test_quarto_engine_renders_a_private_copy(fake_quarto, project, tmp_path):
 def test_quarto_failure_is_a_render_error_with_its_message(fake_quarto, project, monkeypatch):
     monkeypatch.setenv("FAKE_QUARTO_FAIL", "1")
     qmd = project / "reports" / "params_report.qmd"
-    with pytest.raises(RenderError, match=r"quarto render --to html failed \(exit 1\)") as info:
+    with pytest.raises(RenderError, match=r"quarto render failed \(exit 1\): ERROR: boom") as info:
         render_document(qmd, output_dir=project / "out", engine="quarto")
-    assert "ERROR: boom in cell 'setup'" in str(info.value)
+    assert "\n" not in str(info.value)
     assert not (project / "out").exists()
 
 
