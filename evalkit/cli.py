@@ -196,7 +196,8 @@ def report(
     """Render the cross-site, lessons and site reports from results/, only what changed.
 
     Each report goes into its own folder of _output/ (cross-site/, lessons/, sites/S01/),
-    and is checked for small cells and personal data before it is kept.
+    and is checked for small cells and personal data before it is kept. Each file rendered
+    is listed with its document's render time and engine (quarto or fallback).
 
     Example: evalkit report -p my-evaluation --site S01 --format html
     """
@@ -210,12 +211,16 @@ def report(
                                        force=force, workers=jobs, progress=progress)
     console.print(note, markup=False)
     console.print(summary.describe(), markup=False)
-    rendered = {job.job_id for job in summary.rendered}
+    rendered = [job.job_id for job in summary.rendered]
     for path in summary.outputs:
         stem = path.with_suffix("").as_posix()
-        fresh = any(stem == j or stem.endswith("/" + j) for j in rendered)
-        console.print(f"  {'rendered  ' if fresh else 'up to date'}  {path}", markup=False,
-                      soft_wrap=True)
+        job_id = next((j for j in rendered if stem == j or stem.endswith("/" + j)), None)
+        if job_id is None:
+            line = f"  up to date  {path}"
+        else:  # the document's render time (all its formats) and the engine that made it
+            line = (f"  rendered  {summary.seconds.get(job_id, 0.0):.1f} s  "
+                    f"{summary.engines.get(job_id, '?')}  {path}")
+        console.print(line, markup=False, soft_wrap=True)
 
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from evalkit._yaml import load_model
+from evalkit.errors import ConfigError
 
 __all__ = [
     "DEFAULT_SECTORS",
@@ -96,9 +97,21 @@ class InstrumentUse(_Strict):
 
 
 class ReportSettings(_Strict):
+    """How reports are published. ``docx_reference`` is a Word file (relative to the
+    project) whose styles the ``.docx`` reports take: headings, captions, body text and the
+    ``Table`` table style."""
+
     suppression_threshold: int = Field(default=11, ge=1)
     results_dir: str = "results"
     output_dir: str = "_output"
+    docx_reference: str | None = None
+
+    @field_validator("docx_reference")
+    @classmethod
+    def _a_word_file(cls, value: str | None) -> str | None:
+        if value is not None and Path(value).suffix.lower() != ".docx":
+            raise ValueError("expected a Word file ending in .docx")
+        return value
 
 
 class LimeSurveySettings(_Strict):
@@ -177,6 +190,12 @@ class ProjectConfig(_Strict):
         return self.path(self.reports.output_dir)
 
     @property
+    def docx_reference_path(self) -> Path | None:
+        """The Word reference document of the reports, if the configuration names one."""
+        reference = self.reports.docx_reference
+        return self.path(reference) if reference is not None else None
+
+    @property
     def wave_ids(self) -> list[str]:
         return [w.id for w in self.waves]
 
@@ -210,4 +229,9 @@ def load_config(path: str | Path) -> ProjectConfig:
     if path.is_dir():
         path = path / "evalkit.yml"
     cfg = load_model(path, ProjectConfig)
-    return cfg.model_copy(update={"root": path.parent.resolve()})
+    cfg = cfg.model_copy(update={"root": path.parent.resolve()})
+    reference = cfg.reports.docx_reference
+    if reference is not None and not cfg.path(reference).is_file():
+        raise ConfigError(f"{path}: reports.docx_reference: Word reference document "
+                          f"{reference!r} not found (looked for {cfg.path(reference)})")
+    return cfg

@@ -157,7 +157,8 @@ def render_project(project: str | Path, *, engine: str = "auto",
     :mod:`evalkit.reporting._cache`). Every file written is scanned for small cells (below
     ``reports.suppression_threshold``), emails, phone numbers, pseudonymous participant ids
     and the names in the plan's ``feedback.names_file``; an unsafe file is deleted and the
-    render fails.
+    render fails. Word files take the styles of ``reports.docx_reference`` when set, and
+    their tables are laid out from their contents before the scan.
 
     Returns
     -------
@@ -199,7 +200,8 @@ def render_project(project: str | Path, *, engine: str = "auto",
     task = progress.add_task("Rendering reports", total=len(jobs))
     summary = render_reports(jobs, output_dir=cfg.output_path, engine=engine,  # type: ignore[arg-type]
                              formats=formats, project_dir=cfg.root, scan=rules, force=force,
-                             workers=workers, on_done=lambda job: progress.advance(task))
+                             workers=workers, docx_reference=cfg.docx_reference_path,
+                             on_done=lambda job: progress.advance(task))
     return note, summary
 
 

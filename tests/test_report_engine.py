@@ -123,14 +123,25 @@ def test_a_missing_results_folder_is_a_render_error(tmp_path):
 # --------------------------------------------------------------------------- incremental
 
 
+class _Calls(list):
+    """The output stems rendered, in order, and the reference document each was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.references: list[Path | None] = []
+
+
 @pytest.fixture
 def fake_renderer(monkeypatch):
     """Stand in for render_document: writes small files and records what was rendered."""
-    calls: list[str] = []
+    calls = _Calls()
+    references = calls.references
 
     def render(qmd, *, output_dir, params=None, formats=("html",), output_stem=None,
-               engine="auto", project_dir=None, timeout=600, title=None):
+               engine="auto", project_dir=None, timeout=600, title=None,
+               docx_reference=None):
         calls.append(output_stem)
+        references.append(docx_reference)
         output_dir.mkdir(parents=True, exist_ok=True)
         outputs = []
         for fmt in formats:
@@ -141,6 +152,9 @@ def fake_renderer(monkeypatch):
             else:
                 document = docx.Document()
                 document.add_paragraph(output_stem)
+                table = document.add_table(rows=2, cols=2)
+                table.cell(0, 0).text, table.cell(0, 1).text = "Site", "p"
+                table.cell(1, 0).text, table.cell(1, 1).text = "S01", "<0.001"
                 document.save(str(path))
             outputs.append(path)
         return RenderedDocument(Path(qmd), tuple(outputs), "fallback")
@@ -210,6 +224,39 @@ def test_document_formats_and_edited_outputs_trigger_a_render(tiny, fake_rendere
     assert len(_render(tiny, formats=("html",)).rendered) == 4
     (tiny / "_quarto.yml").write_text("format:\n  html:\n    toc: true\n")
     assert len(_render(tiny, formats=("html",), project_dir=tiny).rendered) == 4
+
+
+def _reference(path: Path, font: str) -> Path:
+    document = docx.Document()
+    document.styles["Normal"].font.name = font
+    document.save(str(path))
+    return path
+
+
+def test_the_word_reference_document_is_passed_on_and_keyed(tiny, fake_renderer):
+    reference = _reference(tiny / "reference.docx", "Liberation Serif")
+    first = _render(tiny, docx_reference=reference)
+    assert len(first.rendered) == 4
+    assert set(fake_renderer.references) == {reference.resolve()}
+    assert _render(tiny, docx_reference=reference).rendered == ()
+    _reference(reference, "Liberation Sans")  # the center changed its template
+    assert len(_render(tiny, docx_reference=reference).rendered) == 4
+    assert len(_render(tiny).rendered) == 4  # and dropping it renders again too
+    with pytest.raises(RenderError, match=r"^docx_reference: Word reference document not "
+                                          r"found: .*nowhere\.docx$"):
+        _render(tiny, docx_reference=tiny / "nowhere.docx")
+
+
+def test_word_tables_are_laid_out_before_the_scan_and_the_state(tiny, fake_renderer):
+    summary = _render(tiny)
+    assert summary.engines == {job.job_id: "fallback" for job in summary.rendered}
+    assert set(summary.seconds) == set(summary.engines)
+    path = tiny / "_output" / "sites" / "S01" / "site-S01.docx"
+    table = docx.Document(str(path)).tables[0]._tbl
+    assert table.xpath("./w:tblPr/w:tblLayout/@w:type") == ["autofit"]
+    assert len(table.xpath(".//w:tc/w:tcPr/w:noWrap")) == 4
+    # the state remembers the laid-out file, so the next run finds it unedited
+    assert _render(tiny).rendered == ()
 
 
 def test_new_scan_rules_rescan_up_to_date_outputs(tiny, fake_renderer):

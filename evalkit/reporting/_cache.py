@@ -5,6 +5,8 @@ was edited. The key is a hash of:
 
 - the document's text and the project's ``_quarto.yml``;
 - its parameters, the output formats and the engine that renders it (Quarto or fallback);
+- the Word reference document whose styles the ``.docx`` takes (``reports.docx_reference``),
+  by content;
 - the evalkit code the documents call (every ``.py`` file of the installed package);
 - the results it reads, from ``results/manifest.json`` and the Parquet tables:
 
@@ -188,11 +190,12 @@ def comparison_digest(digest: ResultsDigest | None, site: str | None) -> str | N
 
 def document_key(*, document: Path, project_file: Path | None, params: Mapping[str, Any],
                  formats: list[str], engine: str, results: ResultsDigest | None,
-                 site: str | None) -> str:
+                 site: str | None, docx_reference: Path | None = None) -> str:
     """The key of one render: a hash of everything its outputs depend on.
 
     ``results`` is ``None`` for a document that reads no results folder; ``site`` says
-    which slice a site report reads (``None``: the whole results).
+    which slice a site report reads (``None``: the whole results); ``docx_reference`` is the
+    Word reference document, if any, hashed by content.
     """
     if results is None:
         reads: Any = None
@@ -209,6 +212,8 @@ def document_key(*, document: Path, project_file: Path | None, params: Mapping[s
         "engine": engine,
         "evalkit": _evalkit_code(),
         "results": reads,
+        "docx_reference": (file_sha256(docx_reference) if docx_reference is not None
+                           else None),
     })
 
 

@@ -11,7 +11,8 @@ writes can never overwrite another's::
 :func:`render_reports` skips a document whose key (see :mod:`evalkit.reporting._cache`) is
 unchanged since the last run and whose outputs are still there, renders the others
 concurrently (one thread per worker, each driving its own kernel and pandoc processes) and
-scans every file it writes (:mod:`evalkit.reporting._scan`): a file with a small cell or
+lays out the tables of every Word file it writes (:func:`evalkit.reporting._docx.tidy_docx`)
+and then scans every file (:mod:`evalkit.reporting._scan`): a file with a small cell or
 personal data is deleted and the render fails.
 """
 
@@ -95,7 +96,9 @@ class RenderSummary:
         Up-to-date site reports whose comparison rows (modality, collaborative) have
         changed since they were rendered; ``force=True`` refreshes them.
     seconds
-        Wall-clock seconds of each rendered job (render and scan), by job id.
+        Wall-clock seconds of each rendered job (render, table layout and scan), by job id.
+    engines
+        Which engine rendered each rendered job (``"quarto"`` or ``"fallback"``), by job id.
     """
 
     outputs: tuple[Path, ...]
@@ -103,6 +106,7 @@ class RenderSummary:
     up_to_date: tuple[ReportJob, ...]
     stale_comparisons: tuple[ReportJob, ...] = ()
     seconds: dict[str, float] = field(default_factory=dict)
+    engines: dict[str, str] = field(default_factory=dict)
 
     def describe(self) -> str:
         """One line for the user: counts, and which site reports show stale comparisons.
@@ -202,6 +206,7 @@ def render_reports(jobs: Sequence[ReportJob], *, output_dir: str | Path,
                    formats: Sequence[str] = ("html",), project_dir: str | Path | None = None,
                    scan: ScanRules | None = None, force: bool = False,
                    workers: int | None = None, timeout: float = 600,
+                   docx_reference: str | Path | None = None,
                    on_done: Callable[[ReportJob], None] | None = None) -> RenderSummary:
     """Render the jobs that changed since the last run, in parallel, and check each output.
 
@@ -227,6 +232,9 @@ def render_reports(jobs: Sequence[ReportJob], *, output_dir: str | Path,
         Documents rendered at once; default: :func:`default_workers`.
     timeout
         Seconds allowed per document.
+    docx_reference
+        A Word file whose styles the ``.docx`` outputs take (pandoc's ``--reference-doc``).
+        Its content is part of every key, so changing the file renders everything again.
     on_done
         Called with each job once it is rendered or found up to date (the CLI advances a
         progress bar with it).
@@ -253,6 +261,9 @@ def render_reports(jobs: Sequence[ReportJob], *, output_dir: str | Path,
         raise RenderError(f"workers must be at least 1, got {workers}")
     state = RenderState.load(root)
     rules_digest = rules.digest_parts()
+    reference = Path(docx_reference).resolve() if docx_reference is not None else None
+    if reference is not None and not reference.is_file():
+        raise RenderError(f"docx_reference: Word reference document not found: {reference}")
     digests: dict[str, ResultsDigest] = {}
 
     def results_for(job: ReportJob) -> ResultsDigest | None:
@@ -276,7 +287,8 @@ def render_reports(jobs: Sequence[ReportJob], *, output_dir: str | Path,
         project_file = _project_file(job.document.resolve(), project)
         key = document_key(document=job.document, project_file=project_file,
                            params={**job.params, "_title": job.document_title}, formats=fmts,
-                           engine=used, results=results, site=job.site)
+                           engine=used, results=results, site=job.site,
+                           docx_reference=reference)
         comparison = comparison_digest(results, job.site)
         if not force and state.up_to_date(job.job_id, key, root):
             entry = state.jobs[job.job_id]
@@ -299,12 +311,14 @@ def render_reports(jobs: Sequence[ReportJob], *, output_dir: str | Path,
 
     lock = threading.Lock()
     seconds: dict[str, float] = {}
+    engines: dict[str, str] = {}
     rendered: list[ReportJob] = []
 
     def run(job: ReportJob) -> list[Path]:
         started = time.perf_counter()
-        outputs = _render_one(job, root=root, fmts=fmts, engine=used, project=project,
-                              rules=rules, timeout=timeout)
+        outputs, engines[job.job_id] = _render_one(
+            job, root=root, fmts=fmts, engine=used, project=project, rules=rules,
+            timeout=timeout, reference=reference)
         seconds[job.job_id] = time.perf_counter() - started
         return outputs
 
@@ -353,12 +367,16 @@ def render_reports(jobs: Sequence[ReportJob], *, output_dir: str | Path,
         up_to_date=tuple(up_to_date),
         stale_comparisons=tuple(stale),
         seconds=seconds,
+        engines={job_id: engines[job_id] for job_id in seconds if job_id in engines},
     )
 
 
 def _render_one(job: ReportJob, *, root: Path, fmts: list[str], engine: str,
-                project: Path | None, rules: ScanRules, timeout: float) -> list[Path]:
-    """Render one job into its folder and scan what it wrote (deleted if unsafe)."""
+                project: Path | None, rules: ScanRules, timeout: float,
+                reference: Path | None = None) -> tuple[list[Path], str]:
+    """Render one job into its folder, lay out its Word tables and scan the final files
+    (deleted if unsafe); returns the files and the engine that rendered them."""
+    from evalkit.reporting._docx import tidy_docx
     from evalkit.reporting._render import render_document
 
     folder = root / job.folder if job.folder else root
@@ -369,10 +387,16 @@ def _render_one(job: ReportJob, *, root: Path, fmts: list[str], engine: str,
         done = render_document(job.document, output_dir=folder, params=job.params,
                                formats=fmts, output_stem=job.output_stem,
                                engine=engine,  # type: ignore[arg-type]
-                               project_dir=project, timeout=timeout, title=job.document_title)
+                               project_dir=project, timeout=timeout, title=job.document_title,
+                               docx_reference=reference)
+        for path in done.outputs:
+            if path.suffix == ".docx":
+                # A center's reference document styles tables as it likes; pandoc's own
+                # sets no table font size, so its tables get 10 pt.
+                tidy_docx(path, table_text_pt=None if reference is not None else 10)
         check_outputs(list(done.outputs), rules, label=job.job_id)
     except BaseException:
         for path in possible:
             path.unlink(missing_ok=True)
         raise
-    return list(done.outputs)
+    return list(done.outputs), done.engine
