@@ -23,9 +23,9 @@ from rich.console import Console
 from evalkit.errors import ConfigError, EvalkitError
 
 if TYPE_CHECKING:
-    from evalkit.config import ProjectConfig
+    from evalkit.config import LimeSurveySettings, ProjectConfig
     from evalkit.instruments import Instrument
-    from evalkit.sources import Deployment, LimeSurvey
+    from evalkit.sources import Deployment, Invitations, LimeSurvey
 
 __all__ = ["register"]
 
@@ -88,16 +88,20 @@ def _check_site(cfg: ProjectConfig, site: str | None) -> None:
                           f"({cfg.root / 'evalkit.yml'})")
 
 
-def _connect(cfg: ProjectConfig) -> LimeSurvey:
-    from evalkit.sources import connect, password_from_env
-
-    settings = cfg.limesurvey
-    if settings is None:
+def _settings(cfg: ProjectConfig) -> LimeSurveySettings:
+    if cfg.limesurvey is None:
         raise ConfigError(f"{cfg.root / 'evalkit.yml'}: limesurvey: not set; add "
                           "limesurvey: {url: https://HOST/index.php/admin/remotecontrol, "
                           "user: NAME}")
-    return connect(settings.url, settings.user, password_from_env(settings.password_env),
-                   timeout=settings.timeout)
+    return cfg.limesurvey
+
+
+def _connect(cfg: ProjectConfig, url: str | None = None) -> LimeSurvey:
+    from evalkit.sources import connect, password_from_env
+
+    settings = _settings(cfg)
+    return connect(url or settings.url, settings.user,
+                   password_from_env(settings.password_env), timeout=settings.timeout)
 
 
 def _mapping_file(cfg: ProjectConfig) -> Path:
@@ -275,6 +279,74 @@ def _organizations(cfg: ProjectConfig, site: str | None, path: Path | None) -> d
     return dict(zip(frame["org_id"], frame["name"].fillna(frame["org_id"]), strict=True))
 
 
+@surveys_app.command("retire")
+def retire(
+    instrument: Annotated[str, typer.Argument(help="Instrument id, as in evalkit.yml.")],
+    wave: WaveOpt,
+    project: ProjectOpt = Path("."),
+    site: SiteOpt = None,
+) -> None:
+    """End a deployment on purpose: kept in limesurvey.yml as retired, never pulled again.
+
+    For a survey deleted or closed on the server, or replaced by a new deployment.
+    Responses already pulled stay in the store. The server is not contacted.
+
+    Example: evalkit surveys retire partnership --wave baseline -p my-evaluation
+    """
+    from evalkit.sources import retire as retire_deployments
+
+    with _errors():
+        cfg = _config(project)
+        _instrument_for(cfg, instrument, wave)
+        _check_site(cfg, site)
+        retired = retire_deployments(_mapping_file(cfg), instrument=instrument, wave=wave,
+                                     site=site)
+    for d in retired:
+        console.print(f"Retired {d.label} on {d.url}: kept in {_mapping_file(cfg)} as "
+                      "retired; pull skips it from now on.", markup=False, soft_wrap=True)
+
+
+@surveys_app.command("move-server")
+def move_server(
+    to: Annotated[str, typer.Option("--to", help="The RemoteControl URL of the server the "
+                                    "surveys are on now.")],
+    project: ProjectOpt = Path("."),
+    from_url: Annotated[str | None, typer.Option(
+        "--from", help="Move only the deployments recorded on this URL.")] = None,
+) -> None:
+    """Re-map deployments to a LimeSurvey server's new address, on purpose.
+
+    Every active deployment must exist on the new server under the same survey id with
+    the same creation time (a moved installation); otherwise nothing changes. Response ids
+    keep their origin, so responses already stored are recognised. Moving to the same URL
+    records the server's identity of surveys deployed with an older evalkit.
+
+    Example: evalkit surveys move-server --to https://new.example.org/index.php/admin/remotecontrol
+    """
+    from evalkit.sources import move_server as move
+
+    with _errors():
+        cfg = _config(project)
+        with _connect(cfg, to) as ls:
+            result = move(ls, _mapping_file(cfg), from_url=from_url)
+    from evalkit.sources import same_url
+
+    for old, d in zip(result.before, result.deployments, strict=True):
+        if same_url(old.url, d.url):
+            console.print(f"Recorded the server's identity of {d.label} on {d.url}: created "
+                          f"{d.survey_created}.", markup=False, soft_wrap=True)
+        elif old.survey_created is None:
+            console.print(f"Moved {d.label} from {old.url} to {d.url} and recorded its "
+                          f"identity there: created {d.survey_created}.", markup=False,
+                          soft_wrap=True)
+        else:
+            console.print(f"Moved {d.label} from {old.url} to {d.url} (same survey id and "
+                          "creation time there).", markup=False, soft_wrap=True)
+    if not same_url(_settings(cfg).url, to):
+        console.print(f"evalkit.yml still names {_settings(cfg).url}: set limesurvey.url to "
+                      f"{to} before the next pull.", markup=False, soft_wrap=True)
+
+
 # participants ------------------------------------------------------------------------------
 @participants_app.command("add")
 def participants_add(
@@ -320,15 +392,26 @@ def participants_add(
     for line in result.refused:
         err.print(f"warning: refused by LimeSurvey: {line}", markup=False, soft_wrap=True)
     if result.invitations is not None:
-        _print_emails("Invitations", result.invitations)
+        _print_emails("Invitations", result.invitations,
+                      retry="the participants are registered; fix the survey's email settings "
+                      "in LimeSurvey and run this command again to send the failed ones")
 
 
-def _print_emails(what: str, inv: object) -> None:
-    sent, failed, left = inv.sent, inv.failed, inv.left  # type: ignore[attr-defined]
-    console.print(f"{what} sent: {sent}" + (f", {left} left to send (run again)" if left else "")
-                  + ".", markup=False, soft_wrap=True)
-    for tid, reason in failed.items():
-        err.print(f"warning: participant {tid}: {reason}", markup=False, soft_wrap=True)
+def _print_emails(what: str, inv: Invitations, *, retry: str) -> None:
+    """Print what was sent; exit 1 with the failures counted by reason if any failed."""
+    from collections import Counter
+
+    console.print(f"{what} sent: {inv.sent}"
+                  + (f", {inv.left} left to send (run again)" if inv.left else "") + ".",
+                  markup=False, soft_wrap=True)
+    if not inv.failed:
+        return
+    reasons = Counter(" ".join(str(r).split())[:200] or "no reason given"
+                      for r in inv.failed.values())
+    by_reason = "; ".join(f"{n} x {reason!r}" for reason, n in reasons.most_common())
+    err.print(f"error: {len(inv.failed)} of {len(inv.failed) + inv.sent} "
+              f"{what.lower()} failed ({by_reason}); {retry}", markup=False, soft_wrap=True)
+    raise typer.Exit(code=1)
 
 
 @participants_app.command("remind")
@@ -355,7 +438,8 @@ def participants_remind(
         with _connect(cfg) as ls:
             result = remind_participants(ls, d, min_days_between=min_days,
                                          max_reminders=max_reminders)
-    _print_emails("Reminders", result)
+    _print_emails("Reminders", result, retry="fix the survey's email settings in LimeSurvey "
+                  "and run this command again")
 
 
 # pull and submit ---------------------------------------------------------------------------
@@ -378,19 +462,26 @@ def pull(
     """
     import shutil
 
-    from evalkit.sources import id_key, load_deployments
+    from evalkit.sources import check_server, id_key, load_deployments
     from evalkit.sources import pull as pull_responses
 
     with _errors():
         cfg = _config(project)
         instruments = _instruments(cfg)
-        deployments = load_deployments(_mapping_file(cfg)).find(instrument=instrument,
-                                                                 wave=wave)
+        recorded = load_deployments(_mapping_file(cfg))
+        deployments = recorded.find(instrument=instrument, wave=wave)
         if not deployments:
+            if recorded.find(instrument=instrument, wave=wave, retired=True):
+                console.print("Nothing to pull: every deployed survey"
+                              f"{' of ' + instrument if instrument else ''}"
+                              f"{' wave ' + wave if wave else ''} is retired.", markup=False,
+                              soft_wrap=True)
+                return
             raise ConfigError(f"{_mapping_file(cfg)}: no deployed survey"
                               f"{' for ' + instrument if instrument else ''}"
                               f"{' wave ' + wave if wave else ''}; run `evalkit surveys "
                               "deploy` first")
+        check_server(deployments, _settings(cfg).url)  # before connecting anywhere
         staging = cfg.path(".evalkit/pull")
         if restart and staging.exists():
             shutil.rmtree(staging)
@@ -401,14 +492,18 @@ def pull(
                 progress=lambda d: console.print(
                     f"Exporting survey {d.survey_id} ({d.instrument}, {d.wave}"
                     f"{', ' + d.site if d.site else ''})", markup=False, soft_wrap=True))
+    copies = {"reused": " (kept copy from the interrupted pull reused: the server confirms it "
+                        "is unchanged)",
+              "refetched": " (kept copy from the interrupted pull not confirmed unchanged by "
+                           "the server: fetched again)"}
     for row in summary.surveys.itertuples(index=False):
         console.print(f"  survey {row.survey_id} {row.instrument} {row.wave}: "
                       f"{row.complete} complete, {row.incomplete} incomplete"
-                      f"{' (kept from the interrupted pull)' if row.resumed else ''}",
-                      markup=False, soft_wrap=True)
+                      f"{copies.get(str(row.copy), '')}", markup=False, soft_wrap=True)
     s = summary.ingest
     if s is None:
-        console.print("No responses on the server yet.", markup=False, soft_wrap=True)
+        console.print("No responses on the server yet." if not summary.skipped else
+                      "No responses pulled.", markup=False, soft_wrap=True)
     elif s.skipped:
         console.print(f"Nothing new: the store already holds these {summary.responses} "
                       "responses.", markup=False, soft_wrap=True)
@@ -418,6 +513,15 @@ def pull(
                       soft_wrap=True)
     for note in summary.notes:
         err.print(f"warning: {note}", markup=False, soft_wrap=True)
+    for line in summary.skipped:
+        err.print(f"warning: {line}", markup=False, soft_wrap=True)
+    if summary.skipped:
+        names = ", ".join(line.split(":")[0] for line in summary.skipped)
+        err.print(f"error: {len(summary.skipped)} of {len(deployments)} survey(s) skipped "
+                  f"({names}), the others were pulled; end a deployment on purpose with "
+                  "`evalkit surveys retire INSTRUMENT --wave WAVE`", markup=False,
+                  soft_wrap=True)
+        raise typer.Exit(code=1)
 
 
 def submit(

@@ -13,8 +13,22 @@ and compares every answer.
 Test controls: :meth:`FakeLimeSurvey.stop_answering` (drop connections or answer with an
 HTML 500 from the n-th next call), :meth:`FakeLimeSurvey.expire_sessions`,
 :meth:`FakeLimeSurvey.respond` (a respondent filling the survey on the web: tokens get
-``completed``; anonymized surveys without date stamps get the 1980 submit date) and
-:meth:`FakeLimeSurvey.edit_response`. ``calls`` logs every method called.
+``completed``; anonymized surveys without date stamps get the 1980 submit date),
+:meth:`FakeLimeSurvey.edit_response`, and what an administrator does in the web interface:
+:meth:`FakeLimeSurvey.delete_survey`, :meth:`FakeLimeSurvey.deactivate_survey`,
+:meth:`FakeLimeSurvey.add_question`, :meth:`FakeLimeSurvey.fail_emails` (no working mail
+server). ``calls`` logs every method called; ``requests`` every (method, params).
+
+Not recorded, modelled on the closest recorded shapes (say so where used):
+- a deleted survey answers like a survey id that never existed (fixtures 10, 14, 76, 77);
+- a deactivated survey answers like one never activated: ``active`` ``"N"`` (08) and
+  ``No Data, survey table does not exist.`` on export (21);
+- a question added in the web interface appears in ``list_questions`` / exports like the
+  imported ones (12, 52);
+- a failed invitation / reminder email: the row ``{"name", "email", "status": "fail",
+  "error": <mailer message>}`` of LimeSurvey's ``emailTokens`` (application/helpers/
+  admin/token_helper.php), inside the recorded-style ``{"status": "N left to send"}``
+  envelope; the participant's ``sent`` / ``remindersent`` stay unchanged.
 
 What it does not do (never used by evalkit): send real emails, quotas, statistics, file
 uploads, PDF/XLS/DOC exports, conditions other than those in ``list_participants``.
@@ -182,6 +196,9 @@ class FakeLimeSurvey:
         self.calls: list[str] = []
         self.next_gid = 1
         self.next_qid = 1
+        self.requests: list[tuple[str, Any]] = []
+        self.email_failure: str | None = None  # fail_emails(): every email fails with this
+        self.email_fail_tids: set[int] | None = None
         self._fail_after: int | None = None
         self._fail_mode = "drop"
         self._lock = threading.RLock()
@@ -254,6 +271,7 @@ class FakeLimeSurvey:
             params = request.get("params", [])
             rid = request.get("id")
             self.calls.append(str(method))
+            self.requests.append((str(method), params))
             fn = getattr(self, f"rpc_{method}", None) if isinstance(method, str) else None
             if fn is None:
                 return 500, html, _HTML_500
@@ -332,6 +350,55 @@ class FakeLimeSurvey:
                 row[heading_to_sgqa[code]] = value
             if s.datestamp:
                 row["datestamp"] = self.now
+
+    def delete_survey(self, sid: int) -> None:
+        """An administrator deletes a survey (not recorded: afterwards it answers like a
+        survey id that never existed, fixtures 10, 14, 76, 77)."""
+        with self._lock:
+            del self.surveys[int(sid)]
+
+    def deactivate_survey(self, sid: int) -> None:
+        """An administrator deactivates a survey (not recorded: the responses table is
+        archived, so it answers like a survey never activated, fixtures 08 and 21)."""
+        with self._lock:
+            s = self.survey(sid)
+            s.props["active"] = "N"
+            s.responses = None
+
+    def add_question(self, sid: int, code: str, *, type: str = "T",  # noqa: A002
+                     text: str = "Added on the server", subquestions: tuple[str, ...] = ()
+                     ) -> None:
+        """An administrator adds a question (or subquestions to array ``code``) to a survey,
+        in its last group; its column appears in exports from then on (empty so far)."""
+        with self._lock:
+            s = self.survey(sid)
+            parent = next((q for q in s.questions if q.title == code and q.parent_qid == 0),
+                          None)
+            if parent is None:
+                gid = s.groups[-1]["gid"]
+                order = 1 + max((q.question_order for q in s.questions
+                                 if q.gid == gid and q.parent_qid == 0), default=-1)
+                parent = Question(qid=self.next_qid, parent_qid=0, gid=gid, type=type,
+                                  title=code, question=text, help="", question_order=order)
+                self.next_qid += 1
+                s.questions.append(parent)
+            for sub in subquestions:
+                order = len(s.children(parent.qid))
+                s.questions.append(Question(qid=self.next_qid, parent_qid=parent.qid,
+                                            gid=parent.gid, type=parent.type, title=sub,
+                                            question=sub, help="", question_order=order))
+                self.next_qid += 1
+            for row in (s.responses or {}).values():
+                for sgqa, *_ in s.columns():
+                    row.setdefault(sgqa, None)
+
+    def fail_emails(self, reason: str | None = "SMTP connect() failed.", *,
+                    tids: set[int] | None = None) -> None:
+        """Make invitation / reminder emails fail (all, or those of ``tids``) with
+        ``reason`` as the mailer's message; ``None`` sends again."""
+        with self._lock:
+            self.email_failure = reason
+            self.email_fail_tids = tids
 
     # Helpers ------------------------------------------------------------------------------
     def _check_key(self, key: object) -> dict[str, str] | None:
@@ -794,6 +861,13 @@ class FakeLimeSurvey:
         batch = candidates[: self.max_emails]
         out: dict[str, Any] = {}
         for t in batch:
+            if self.email_failure is not None and (
+                    self.email_fail_tids is None or t["tid"] in self.email_fail_tids):
+                # Not recorded: emailTokens' failure row; the participant stays unsent.
+                out[str(t["tid"])] = {"name": f"{t['firstname']} {t['lastname']}",
+                                      "email": t["email"], "status": "fail",
+                                      "error": self.email_failure}
+                continue
             if kind == "invite":
                 t["sent"] = self.now[:16]
             else:

@@ -67,6 +67,7 @@ def _commands() -> list[list[str]]:
 def test_the_commands_are_registered():
     assert _commands() == [["participants", "add"], ["participants", "remind"], ["pull"],
                            ["submit"], ["surveys", "codebook"], ["surveys", "deploy"],
+                           ["surveys", "move-server"], ["surveys", "retire"],
                            ["surveys", "validate"]]
 
 

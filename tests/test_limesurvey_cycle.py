@@ -24,7 +24,6 @@ from evalkit.sources import (
     Deployment,
     Deployments,
     PullInterruptedError,
-    SurveyNotFoundError,
     add_participants,
     connect,
     deploy,
@@ -138,26 +137,26 @@ def test_deploy_participants_pull_and_pull_again(server, project, instruments):
     assert first.ingest.inserted == 9 and first.responses == 9
     # Exactly the server's responses, once.
     stored = read_table(project.store_path, "SELECT * FROM responses ORDER BY response_id")
-    server_ids = sorted([f"limesurvey:{psa.survey_id}:{i}" for i in range(1, 8)]
-                        + [f"limesurvey:{cf.survey_id}:{i}" for i in (1, 2)])
+    server_ids = sorted([f"{psa.response_prefix}{i}" for i in range(1, 8)]
+                        + [f"{cf.response_prefix}{i}" for i in (1, 2)])
     assert sorted(stored["response_id"]) == server_ids
     assert int((~stored["complete"]).sum()) == 1
-    one = stored.set_index("response_id").loc[f"limesurvey:{psa.survey_id}:1"]
+    one = stored.set_index("response_id").loc[f"{psa.response_prefix}1"]
     assert one["respondent_id"] == pseudonym("token", tokens[0], key=KEY)
     assert one["site_id"] == "S01" and one["submitted_at"] == pd.Timestamp("2026-01-20 10:00")
     # Array subquestions mapped back to item codes with their values.
     answers = read_table(project.store_path, "SELECT * FROM answers")
     a = answers.set_index(["response_id", "item"])
     for i in range(6):
-        rid = f"limesurvey:{psa.survey_id}:{i + 1}"
+        rid = f"{psa.response_prefix}{i + 1}"
         for k in range(1, 25):
             assert a.loc[(rid, f"PSA{k:02d}"), "value"] == 1 + (i + k) % 5
     # The anonymized survey: site from its question, respondent from the hashed code,
     # dates replaced by the server dropped, personal answers and the code never stored.
-    c1 = stored.set_index("response_id").loc[f"limesurvey:{cf.survey_id}:1"]
+    c1 = stored.set_index("response_id").loc[f"{cf.response_prefix}1"]
     assert c1["site_id"] == "S02" and pd.isna(c1["submitted_at"])
     assert c1["respondent_id"] == pseudonym("sgic", "MA05A", key=KEY, scope="S02")
-    assert a.loc[(f"limesurvey:{cf.survey_id}:1", "COMMENT"), "text"] == LONG_TEXT
+    assert a.loc[(f"{cf.response_prefix}1", "COMMENT"), "text"] == LONG_TEXT
     assert not answers["item"].isin(["contact_email", "SGIC"]).any()
     assert not answers["text"].fillna("").str.contains("resident@|ma05a|MA05A").any()
     before = _counts(project.store_path)
@@ -173,7 +172,7 @@ def test_deploy_participants_pull_and_pull_again(server, project, instruments):
     prov = read_table(project.store_path, "SELECT * FROM provenance ORDER BY started_at")
     assert list(prov["responses_updated"]) == [0, 1]
     assert read_table(project.store_path, "SELECT value FROM answers WHERE response_id = ? "
-                      "AND item = 'PSA01'", [f"limesurvey:{psa.survey_id}:2"])["value"][0] == 1
+                      "AND item = 'PSA01'", [f"{psa.response_prefix}2"])["value"][0] == 1
     assert _counts(project.store_path)[:2] == before[:2]
 
     rates = response_rates(project).set_index(["site", "wave", "instrument"])
@@ -195,22 +194,33 @@ def test_a_server_that_stops_half_way_ingests_nothing_and_the_retry_continues(
                            token=participant_token(SITES[i], f"P{i:02d}", key=KEY))
     deployments = load_deployments(mapping).deployments
     server.calls.clear()
-    server.stop_answering(after=4)  # survey 1: properties, export, participants; then 1 call
+    # Each survey checked first (properties, questions: 6 calls), then survey 1 fetched
+    # (export, participants); the 9th call gets no answer.
+    server.stop_answering(after=8)
     with pytest.raises(PullInterruptedError) as info:
         pull(ls, deployments, instruments, store=project.store_path, key=KEY, staging=staging)
     assert str(info.value) == (
         f"LimeSurvey at {server.url} stopped answering during export_responses "
         f"(ConnectionError); stopped at survey {surveys[1].survey_id} (partnership, midpoint), "
         f"1 of 3 surveys fetched. Nothing was ingested; 1 fetched survey(s) are kept in "
-        f"{staging} and the next `evalkit pull` continues from where this one stopped")
+        f"{staging} and the next `evalkit pull` reuses them if the server confirms they are "
+        "unchanged")
     assert _counts(project.store_path) == (0, 0, 0)
 
     server.resume()
     server.calls.clear()
+    server.requests.clear()
     done = pull(ls, deployments, instruments, store=project.store_path, key=KEY,
                 staging=staging)
     assert list(done.surveys["resumed"]) == [True, False, False]
-    assert server.calls.count("export_responses") == 2  # survey 1 was not fetched again
+    assert list(done.surveys["copy"]) == ["reused", "fetched", "fetched"]
+    # Survey 1 was confirmed by an export of four fields only, not fetched again.
+    exports = [p for m, p in server.requests if m == "export_responses"]
+    assert [p[1] for p in exports] == [surveys[0].survey_id, surveys[1].survey_id,
+                                       surveys[2].survey_id]
+    assert [p[9] for p in exports] == [["id", "submitdate", "lastpage", "datestamp"], None,
+                                       None]
+    assert server.calls.count("list_participants") == 2
     assert _counts(project.store_path)[0] == 9 and done.ingest.inserted == 9
     assert not list(staging.glob("*.json"))
 
@@ -242,12 +252,11 @@ def test_a_survey_id_that_does_not_exist(server, project, instruments):
     real = deploy(ls, instruments["partnership"], wave="baseline",
                   mapping_file=project.path("limesurvey.yml"))
     ghost = real.model_copy(update={"survey_id": 999999})
-    with pytest.raises(SurveyNotFoundError) as info:
-        pull(ls, [ghost], instruments, store=project.store_path, key=KEY,
-             staging=project.path(".evalkit/pull"))
-    assert str(info.value) == ("LimeSurvey get_survey_properties (survey 999999): "
-                               "Error: Invalid survey ID")
-    assert not project.store_path.exists()
+    result = pull(ls, [ghost], instruments, store=project.store_path, key=KEY,
+                  staging=project.path(".evalkit/pull"))
+    assert result.skipped == ("survey 999999 (partnership, baseline): not on the server "
+                              "(get_survey_properties: Error: Invalid survey ID); skipped",)
+    assert result.ingest is None and not project.store_path.exists()
 
 
 def test_an_empty_export_ingests_nothing(server, project, instruments):
@@ -323,13 +332,14 @@ def test_staged_surveys_expire(server, project, instruments):
     server.respond(d.survey_id, _answers(d, lambda item: "A4"), token=None)
     staging.mkdir(parents=True)
     old = (dt.datetime.now(dt.UTC) - dt.timedelta(days=3)).isoformat()
-    (staging / f"{d.survey_id}.json").write_text(json.dumps({
-        "version": 1, "survey_id": d.survey_id, "url": server.url, "fetched_at": old,
+    (staging / f"{d.origin}-{d.survey_id}.json").write_text(json.dumps({
+        "version": 2, "survey_id": d.survey_id, "url": server.url, "origin": d.origin,
+        "survey_created": d.survey_created, "fetched_at": old, "stamp": None,
         "responses": [], "answers": []}))
     d_site = d.model_copy(update={"site": "S02"})
     result = pull(ls, [d_site], instruments, store=project.store_path, key=KEY,
                   staging=staging)
-    assert list(result.surveys["resumed"]) == [False] and result.responses == 1
+    assert list(result.surveys["copy"]) == ["fetched"] and result.responses == 1
 
 
 def test_a_response_opened_and_left_is_kept_as_incomplete(server, project, instruments):

@@ -10,17 +10,24 @@ code (key in ``EVALKIT_ID_KEY``); names, emails and personal items never reach i
   column mapping in the project's ``limesurvey.yml`` (:data:`MAPPING_FILE`).
 - :func:`add_participants`, :func:`remind_participants`: participants with site and wave
   attributes, invitations and reminders.
-- :func:`pull`: export, map back, ingest in one transaction; resumable, idempotent.
+- :func:`pull`: export, map back, ingest in one transaction; resumable, idempotent; refuses
+  a server that is not the one a survey was deployed on (:class:`ServerMismatchError`),
+  skips surveys missing or inactive there.
+- :func:`retire`, :func:`move_server`: end a deployment on purpose; re-map deployments to
+  a server's new address.
 - :func:`submit_file`: a site's CSV/XLSX, validated cell by cell, ingested whole or not.
 - :func:`response_rates`: responded / expected by site, wave and instrument.
 """
 
 from evalkit.sources._deploy import (
+    Moved,
     ParticipantsAdded,
     add_participants,
     deploy,
+    move_server,
     read_participants,
     remind_participants,
+    retire,
 )
 from evalkit.sources._errors import (
     AuthenticationError,
@@ -44,9 +51,11 @@ from evalkit.sources._limesurvey import (
     PASSWORD_ENV,
     Invitations,
     LimeSurvey,
+    ServerMismatchError,
     connect,
     parse_export,
     password_from_env,
+    same_url,
 )
 from evalkit.sources._lss import build_lss
 from evalkit.sources._mapping import (
@@ -57,10 +66,11 @@ from evalkit.sources._mapping import (
     QuestionMap,
     load_deployments,
     map_responses,
+    origin_tag,
     plan_questions,
     save_deployments,
 )
-from evalkit.sources._pull import PullSummary, pull
+from evalkit.sources._pull import PullSummary, check_server, pull
 from evalkit.sources._rates import response_rates
 
 __all__ = [
@@ -73,6 +83,7 @@ __all__ = [
     "LimeSurveyError",
     "MAPPING_FILE",
     "MappedResponses",
+    "Moved",
     "PASSWORD_ENV",
     "ParticipantsAdded",
     "PullInterruptedError",
@@ -80,6 +91,7 @@ __all__ = [
     "QuestionMap",
     "REPORT_COLUMNS",
     "ServerUnavailableError",
+    "ServerMismatchError",
     "SessionExpiredError",
     "Submission",
     "SubmissionRejectedError",
@@ -87,11 +99,14 @@ __all__ = [
     "SurveyStateError",
     "add_participants",
     "build_lss",
+    "check_server",
     "connect",
     "deploy",
     "id_key",
     "load_deployments",
     "map_responses",
+    "move_server",
+    "origin_tag",
     "parse_export",
     "participant_token",
     "password_from_env",
@@ -102,6 +117,8 @@ __all__ = [
     "read_submission",
     "remind_participants",
     "response_rates",
+    "retire",
+    "same_url",
     "save_deployments",
     "submit_file",
     "validate_submission",

@@ -12,20 +12,22 @@ import pandas as pd
 
 from evalkit.errors import ConfigError
 from evalkit.instruments import Instrument
-from evalkit.sources._errors import LimeSurveyError
+from evalkit.sources._errors import LimeSurveyError, SurveyNotFoundError, SurveyStateError
 from evalkit.sources._identity import participant_token, pseudonym
-from evalkit.sources._limesurvey import Invitations, LimeSurvey
+from evalkit.sources._limesurvey import Invitations, LimeSurvey, ServerMismatchError, same_url
 from evalkit.sources._lss import build_lss
 from evalkit.sources._mapping import (
     ATTRIBUTES,
     Deployment,
+    Deployments,
     load_deployments,
+    origin_tag,
     plan_questions,
     save_deployments,
 )
 
 __all__ = ["deploy", "ParticipantsAdded", "add_participants", "remind_participants",
-           "read_participants"]
+           "read_participants", "retire", "move_server", "Moved"]
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ATTRIBUTE_NUMBERS = [int(k.split("_")[1]) for k in ATTRIBUTES]
@@ -80,7 +82,7 @@ def deploy(
     mapping_file = Path(mapping_file)
     recorded = load_deployments(mapping_file)
     existing = [d for d in recorded.find(instrument=instrument.id, wave=wave)
-                if d.site == site and d.url == ls.url]
+                if d.site == site and same_url(d.url, ls.url)]
     if existing and not replace:
         raise ConfigError(
             f"{mapping_file}: instrument {instrument.id!r} wave {wave!r}"
@@ -104,13 +106,19 @@ def deploy(
         ls.activate_survey(survey_id)
         if not anonymized:
             ls.activate_tokens(survey_id, _ATTRIBUTE_NUMBERS)
+        # The server's own identity of the survey: its creation time (fixtures 07/08 show
+        # `datecreated` as "YYYY-MM-DD HH:MM:SS"). A fresh server numbers its surveys from
+        # the same ids again, so the id alone does not tell two servers' surveys apart.
+        created = ls.survey_properties(survey_id, ["datecreated"]).get("datecreated")
     except LimeSurveyError as exc:
         raise type(exc)(f"{exc}; survey {survey_id} was imported but not set up - delete it "
                         "in LimeSurvey and deploy again", method=exc.method,
                         status=exc.status) from None
     deployment = Deployment(
         survey_id=survey_id, instrument=instrument.id, version=instrument.version, wave=wave,
-        site=site, url=ls.url, title=title, anonymized=anonymized, tokens=not anonymized,
+        site=site, url=ls.url, survey_created=None if created is None else str(created),
+        origin=origin_tag(ls.url, survey_id, str(created)), title=title,
+        anonymized=anonymized, tokens=not anonymized,
         deployed_at=dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None),
         questions=questions)
     save_deployments(mapping_file, load_deployments(mapping_file).replace(deployment))
@@ -246,9 +254,146 @@ def add_participants(
 def remind_participants(ls: LimeSurvey, deployment: Deployment, *,
                         min_days_between: int | None = None,
                         max_reminders: int | None = None) -> Invitations:
-    """Email reminders to invited participants who have not completed the survey."""
+    """Email reminders to invited participants who have not completed the survey.
+
+    Raises
+    ------
+    SurveyStateError
+        Nobody is registered, or nobody was ever invited (the survey's ``get_summary``
+        counts ``token_count`` / ``token_sent``, fixture 73): there is nobody to remind.
+    """
     if not deployment.tokens:
         raise ConfigError(f"survey {deployment.survey_id} is anonymized and open: it has no "
                           "participants to remind")
+    counts = ls.summary(deployment.survey_id)
+    registered, sent = counts.get("token_count", 0), counts.get("token_sent", 0)
+    where = deployment.label
+    if not registered:
+        raise SurveyStateError(
+            f"{where}: no participants are registered, so nobody can be reminded; add them "
+            f"with `evalkit participants add FILE -i {deployment.instrument} -w "
+            f"{deployment.wave} --invite`", method="get_summary", status="no participants")
+    if not sent:
+        raise SurveyStateError(
+            f"{where}: nobody was ever invited ({registered} participant(s) registered, 0 "
+            f"invitations sent), so nobody can be reminded; send the invitations with "
+            f"`evalkit participants add FILE -i {deployment.instrument} -w {deployment.wave} "
+            "--invite`", method="get_summary", status="nobody invited")
     return ls.remind(deployment.survey_id, min_days_between=min_days_between,
                      max_reminders=max_reminders)
+
+
+def retire(mapping_file: str | Path, *, instrument: str, wave: str, site: str | None = None,
+           when: dt.datetime | None = None) -> list[Deployment]:
+    """End deployments on purpose: kept in ``mapping_file`` as retired, never pulled again.
+
+    For a survey deleted or closed on the server (or one replaced by a new deployment).
+    Responses already in the store stay there. Nothing is asked of the server.
+
+    Returns
+    -------
+    list of Deployment
+        The deployments retired (all surveys of the instrument and wave, or of one site).
+
+    Raises
+    ------
+    ConfigError
+        No active deployment of the instrument and wave (and site).
+    """
+    mapping_file = Path(mapping_file)
+    recorded = load_deployments(mapping_file)
+    found = [d for d in recorded.find(instrument=instrument, wave=wave)
+             if site is None or d.site == site]
+    if not found:
+        retired = [d for d in recorded.find(instrument=instrument, wave=wave, retired=True)
+                   if d.retired and (site is None or d.site == site)]
+        state = (f"; {', '.join(d.label for d in retired)} is retired already" if retired
+                 else "")
+        raise ConfigError(f"{mapping_file}: instrument {instrument!r} wave {wave!r}"
+                          f"{f' site {site!r}' if site else ''} has no active deployment to "
+                          f"retire{state}")
+    when = when or dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
+    out = [d.model_copy(update={"status": "retired", "retired_at": when}) for d in found]
+    for d in out:
+        recorded = recorded.replace(d)
+    save_deployments(mapping_file, recorded)
+    return out
+
+
+@dataclass(frozen=True)
+class Moved:
+    """What ``move_server`` did: ``deployments`` as now recorded on ``url``, ``before`` as
+    they were (same order); ``identified``: those recorded before identities were kept."""
+
+    url: str
+    deployments: tuple[Deployment, ...]
+    before: tuple[Deployment, ...] = ()
+    identified: tuple[Deployment, ...] = ()
+
+
+def move_server(ls: LimeSurvey, mapping_file: str | Path, *,
+                from_url: str | None = None) -> Moved:
+    """Re-map active deployments to the server ``ls`` is connected to, on purpose.
+
+    For a LimeSurvey installation moved to a new address (its database with it): every
+    active deployment not on ``ls.url`` (or only those on ``from_url``) must exist there
+    under the same survey id with the same creation time; then its URL is replaced and
+    the old one kept in ``moved_from``. Response ids keep their origin tag, so responses
+    already stored are recognised. A deployment recorded before evalkit kept server
+    identities gets the identity the server reports (moving to the same URL does only
+    that). All or nothing: if one survey does not match, nothing is changed.
+
+    Raises
+    ------
+    ServerMismatchError
+        A survey is missing on the new server or is another survey under the same id.
+    ConfigError
+        Nothing to move.
+    """
+    mapping_file = Path(mapping_file)
+    recorded = load_deployments(mapping_file)
+    to = ls.url
+    chosen = [i for i, d in enumerate(recorded.deployments)
+              if not d.retired and (from_url is None or same_url(d.url, from_url))
+              and (not same_url(d.url, to) or d.survey_created is None)]
+    if not chosen:
+        raise ConfigError(f"{mapping_file}: no active deployment "
+                          f"{f'on {from_url} ' if from_url else ''}to move to {to}")
+    candidates = [recorded.deployments[i] for i in chosen]
+    taken = {d.survey_id for i, d in enumerate(recorded.deployments)
+             if same_url(d.url, to) and i not in chosen}
+    moved: list[Deployment] = []
+    identified: list[Deployment] = []
+    for d in candidates:
+        if d.survey_id in taken:
+            raise ServerMismatchError(
+                f"{mapping_file}: {d.label} cannot move to {to}: survey {d.survey_id} there "
+                "is recorded as another deployment already; nothing was moved",
+                status="taken")
+        taken.add(d.survey_id)
+        try:
+            props = ls.survey_properties(d.survey_id, ["datecreated", "active"])
+        except SurveyNotFoundError as exc:
+            raise ServerMismatchError(
+                f"{d.label} is not on {to} ({exc}); nothing was moved", method=exc.method,
+                status=exc.status) from None
+        created = props.get("datecreated")
+        created = None if created is None else str(created)
+        if d.survey_created is not None and created != d.survey_created:
+            raise ServerMismatchError(
+                f"{to} has another survey {d.survey_id} than {d.label} on {d.url}: created "
+                f"{created}, the deployed one {d.survey_created}; nothing was moved",
+                method="get_survey_properties", status="other survey")
+        update: dict[str, object] = {"url": to}
+        if not same_url(d.url, to):
+            update["moved_from"] = (*d.moved_from, d.url)
+        new = d.model_copy(update=update)
+        if d.survey_created is None:
+            new = new.model_copy(update={"survey_created": created})
+            identified.append(new)
+        moved.append(new)
+    replaced = dict(zip(chosen, moved, strict=True))
+    save_deployments(mapping_file, Deployments(deployments=tuple(
+        replaced.get(i, d) for i, d in enumerate(recorded.deployments))))
+    return Moved(url=to, deployments=tuple(moved), before=tuple(candidates),
+                 identified=tuple(identified))

@@ -38,7 +38,8 @@ from evalkit.sources._errors import (
     SurveyStateError,
 )
 
-__all__ = ["PASSWORD_ENV", "LimeSurvey", "Invitations", "connect", "password_from_env"]
+__all__ = ["PASSWORD_ENV", "LimeSurvey", "Invitations", "ServerMismatchError", "connect",
+           "password_from_env", "same_url"]
 
 #: The environment variable holding the LimeSurvey password.
 PASSWORD_ENV = "EVALKIT_LIMESURVEY_PASSWORD"
@@ -57,6 +58,16 @@ _NO_RESPONSES = "No Data, could not get max id."
 _NO_SURVEYS = "No surveys found"
 _NO_CANDIDATES = "Error: No candidate tokens"
 _LEFT_TO_SEND = re.compile(r"^(-?\d+) left to send$")
+
+
+class ServerMismatchError(LimeSurveyError):
+    """The server is not the one a survey was deployed on (another URL, or another survey
+    under the same id); nothing was pulled."""
+
+
+def same_url(a: str, b: str) -> bool:
+    """Whether two RemoteControl URLs name the same endpoint (trailing slash aside)."""
+    return a.rstrip("/") == b.rstrip("/")
 
 
 def password_from_env(env: str = PASSWORD_ENV) -> str:
@@ -293,6 +304,27 @@ class LimeSurvey:
             io.BytesIO(lss), "lss", title, survey_id))
         return int(new_id)
 
+    def question_columns(self, survey_id: int) -> list[str]:
+        """Export headings of every question on the server (``CODE``, ``CODE[SQ001]``,
+        ``CODE[other]``), from ``list_questions`` (subquestions are rows with a parent)."""
+        rows = self._call("list_questions", lambda c: c.list_questions(survey_id),
+                          self._survey(survey_id))
+        parents = [r for r in rows if int(r.get("parent_qid") or 0) == 0]
+        children: dict[int, list[dict[str, Any]]] = {}
+        for r in rows:
+            if int(r.get("parent_qid") or 0):
+                children.setdefault(int(r["parent_qid"]), []).append(r)
+        out: list[str] = []
+        for q in parents:
+            subs = children.get(int(q["qid"]), [])
+            if subs:
+                out += [f"{q['title']}[{s['title']}]" for s in subs]
+                if q.get("other") == "Y":
+                    out.append(f"{q['title']}[other]")
+            else:
+                out.append(str(q["title"]))
+        return out
+
     def question_codes(self, survey_id: int) -> list[str]:
         """Codes (``title``) of the top-level questions, in survey order."""
         rows = self._call("list_questions", lambda c: c.list_questions(survey_id),
@@ -395,16 +427,20 @@ class LimeSurvey:
         return Invitations(sent, failed, max(int(m.group(1)), 0))
 
     # Responses ---------------------------------------------------------------------------
-    def export_responses(self, survey_id: int) -> list[dict[str, Any]]:
+    def export_responses(self, survey_id: int, *, fields: Sequence[str] | None = None
+                         ) -> list[dict[str, Any]]:
         """Every response, complete and incomplete, as exported with question-code headings.
 
-        ``completion_status='all'``, JSON, codes (not labels). A survey without responses
-        gives ``[]`` (the server says ``No Data, could not get max id.``).
+        ``completion_status='all'``, JSON, codes (not labels); ``fields`` restricts the
+        columns (response-table names: ``id``, ``submitdate``, SGQA names; fixture 63). A
+        survey without responses gives ``[]`` (the server says ``No Data, could not get max
+        id.``).
         """
         try:
             raw = self._call("export_responses", lambda c: c.export_responses(
                 survey_id, file_format="json", completion_status="all",
-                heading_type="code", response_type="short"), self._survey(survey_id))
+                heading_type="code", response_type="short",
+                fields=list(fields) if fields else None), self._survey(survey_id))
         except LimeSurveyError as exc:
             if exc.status == _NO_RESPONSES:
                 return []

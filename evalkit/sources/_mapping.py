@@ -11,6 +11,7 @@ knows that column ``sharedaim[SQ002]`` of survey 246810 is item ``PSA02``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -36,6 +37,7 @@ __all__ = [
     "relevance",
     "map_responses",
     "MappedResponses",
+    "origin_tag",
 ]
 
 #: The project file (next to ``evalkit.yml``) that records every deployed survey.
@@ -86,8 +88,26 @@ class QuestionMap(_Strict):
         return {self.code: self.item or self.code}
 
 
+def origin_tag(url: str, survey_id: int, created: str) -> str:
+    """The short tag that keeps one server's survey apart from another's with the same id.
+
+    A plain hash of the server URL at deployment, the survey id and the survey's
+    creation time as the server reported it (``datecreated``); it goes into response ids
+    (``limesurvey:<tag>:<survey id>:<response id>``) and does not change when the project
+    moves to a new server address (``evalkit surveys move-server``).
+    """
+    return hashlib.sha256(f"{url}|{survey_id}|{created}".encode()).hexdigest()[:10]
+
+
 class Deployment(_Strict):
-    """One instrument deployed as one LimeSurvey survey (for one wave, optionally one site)."""
+    """One instrument deployed as one LimeSurvey survey (for one wave, optionally one site).
+
+    ``url`` is the server the survey lives on now; ``survey_created`` its ``datecreated`` as
+    that server returned it (``get_survey_properties``): with the survey id, the server's
+    own identity of the survey, checked on every pull. ``origin`` tags the response ids;
+    ``moved_from`` lists earlier server URLs; ``status`` is ``retired`` once the deployment
+    was ended on purpose (``evalkit surveys retire``): kept here, never pulled again.
+    """
 
     survey_id: int
     instrument: str
@@ -95,12 +115,38 @@ class Deployment(_Strict):
     wave: str
     site: str | None = None
     url: str = ""
+    survey_created: str | None = None
+    origin: str | None = None
+    moved_from: tuple[str, ...] = ()
+    status: Literal["active", "retired"] = "active"
+    retired_at: dt.datetime | None = None
     title: str
     anonymized: bool = False
     tokens: bool = True
     deployed_at: dt.datetime
     questions: tuple[QuestionMap, ...] = Field(min_length=1)
     participants: dict[str, int] = {}  # site -> participants registered (participants add)
+
+    @property
+    def retired(self) -> bool:
+        return self.status == "retired"
+
+    @property
+    def label(self) -> str:
+        """``survey 246810 (partnership, baseline, S01)``, as messages name a survey."""
+        what = ", ".join(x for x in (self.instrument, self.wave, self.site) if x)
+        return f"survey {self.survey_id} ({what})"
+
+    @property
+    def response_prefix(self) -> str:
+        """Start of this survey's response ids: ``limesurvey:<origin>:<survey id>:``.
+
+        Deployments recorded before evalkit kept server identities have no origin; their
+        ids stay ``limesurvey:<survey id>:`` so responses already stored keep their ids.
+        """
+        if self.origin:
+            return f"limesurvey:{self.origin}:{self.survey_id}:"
+        return f"limesurvey:{self.survey_id}:"
 
     @model_validator(mode="after")
     def _unique_codes(self) -> Deployment:
@@ -130,9 +176,11 @@ class Deployments(_Strict):
         return self
 
     def find(self, *, instrument: str | None = None, wave: str | None = None,
-             site: str | None = None) -> list[Deployment]:
+             site: str | None = None, retired: bool = False) -> list[Deployment]:
+        """Deployments of an instrument / wave / site; retired ones only if ``retired``."""
         return [d for d in self.deployments
-                if (instrument is None or d.instrument == instrument)
+                if (retired or not d.retired)
+                and (instrument is None or d.instrument == instrument)
                 and (wave is None or d.wave == wave)
                 and (site is None or d.site in (None, site))]
 
@@ -158,6 +206,11 @@ def save_deployments(path: str | Path, deployments: Deployments) -> None:
     path = Path(path)
     data = deployments.model_dump(mode="json", exclude_defaults=False)
     for d in data["deployments"]:
+        for key in ("survey_created", "origin", "retired_at"):
+            if d[key] is None:
+                del d[key]
+        if not d["moved_from"]:
+            del d["moved_from"]
         for q in d["questions"]:
             for key in ("subquestions", "answers", "sites"):
                 if not q[key]:
@@ -166,9 +219,10 @@ def save_deployments(path: str | Path, deployments: Deployments) -> None:
                 del q["item"]
             if q["role"] == "item":
                 del q["role"]
-    header = ("# Written by `evalkit surveys deploy` and `evalkit participants add`: which\n"
-              "# LimeSurvey survey holds which instrument and wave, and how its columns map\n"
-              "# back to item codes. Commit it with the project; do not edit by hand.\n")
+    header = ("# Written by `evalkit surveys deploy|retire|move-server` and `evalkit participants\n"
+              "# add`: which LimeSurvey survey on which server holds which instrument and wave,\n"
+              "# and how its columns map back to item codes. Commit it with the project; do not\n"
+              "# edit by hand.\n")
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True,
                                            width=100), encoding="utf-8")
@@ -387,7 +441,7 @@ def map_responses(
     dropped = 0
     no_site = 0
     for rec in records:
-        rid = f"limesurvey:{sid}:{rec['id']}"
+        rid = f"{deployment.response_prefix}{rec['id']}"
         token = rec.get("token") if not anonymized else None
         person = participants.get(token or "", {})
         site = deployment.site or person.get("site") or None
