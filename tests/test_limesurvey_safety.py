@@ -213,6 +213,22 @@ def test_the_same_survey_id_on_two_servers_is_kept_apart(project, server, other,
     assert f'"origin": "{b.origin}"' in prov["detail"][0]
 
 
+def test_deploying_on_another_server_while_surveys_are_active_elsewhere_is_refused(
+        project, server, other):
+    _deployed(project)
+    mapping = project / "limesurvey.yml"
+    recorded = mapping.read_bytes()
+    _point_to(project, other.url)
+    result = _run("surveys", "deploy", "community", "--wave", "baseline", "-p", project)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {mapping}: survey 100000 (partnership, baseline) is deployed on {server.url}, "
+        f"not on {other.url}; nothing was deployed. Retire the deployments there (`evalkit "
+        "surveys retire INSTRUMENT --wave WAVE`) or, if the surveys moved, run `evalkit "
+        f"surveys move-server --to {other.url}` first\n")
+    assert mapping.read_bytes() == recorded and "import_survey" not in other.calls
+
+
 def test_move_server_then_pull_recognises_the_stored_responses(
         project, server, other, tmp_path):
     d = _with_responses(project, server, tmp_path)

@@ -81,8 +81,16 @@ def deploy(
     """
     mapping_file = Path(mapping_file)
     recorded = load_deployments(mapping_file)
+    elsewhere = [d for d in recorded.find() if not same_url(d.url, ls.url)]
+    if elsewhere:
+        # A project's active surveys live on one server: pull refuses a mixture.
+        raise ConfigError(
+            f"{mapping_file}: {elsewhere[0].label} is deployed on {elsewhere[0].url}, not on "
+            f"{ls.url}; nothing was deployed. Retire the deployments there (`evalkit surveys "
+            f"retire INSTRUMENT --wave WAVE`) or, if the surveys moved, run `evalkit surveys "
+            f"move-server --to {ls.url}` first")
     existing = [d for d in recorded.find(instrument=instrument.id, wave=wave)
-                if d.site == site and same_url(d.url, ls.url)]
+                if d.site == site]
     if existing and not replace:
         raise ConfigError(
             f"{mapping_file}: instrument {instrument.id!r} wave {wave!r}"

@@ -17,7 +17,8 @@ def response_rates(config: ProjectConfig) -> pd.DataFrame:
     """Complete responses against the people expected to answer, per site, wave, instrument.
 
     ``expected`` is the number of participants registered in the wave's LimeSurvey survey
-    (``limesurvey.yml``, kept by ``evalkit participants add``); without such a record, the
+    (``limesurvey.yml``, kept by ``evalkit participants add``; a retired survey counts
+    unless a new deployment replaced it); without such a record, the
     store's participants (participant instruments) or organizations (organization
     instruments) of the site. Community surveys are open, so they have no denominator.
 
@@ -59,7 +60,11 @@ def response_rates(config: ProjectConfig) -> pd.DataFrame:
     out = out.merge(responded, how="left", on=["site", "wave", "instrument"])
     out["responded"] = out["responded"].fillna(0).astype("int64")
     registered: dict[tuple[str, str, str], int] = {}
-    for d in load_deployments(config.path(MAPPING_FILE)).deployments:
+    recorded = load_deployments(config.path(MAPPING_FILE))
+    active = {(d.instrument, d.wave, d.site) for d in recorded.find()}
+    for d in recorded.deployments:
+        if d.retired and (d.instrument, d.wave, d.site) in active:
+            continue  # replaced by a new deployment: its participants were registered again
         for site, count in d.participants.items():
             k = (site, d.wave, d.instrument)
             registered[k] = registered.get(k, 0) + count
