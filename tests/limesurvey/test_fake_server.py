@@ -108,3 +108,59 @@ def _caller(server):
         return requests.post(server.url, json=body, timeout=10).json()["result"]
 
     return call
+
+
+def _imported(server):
+    call = _caller(server)
+    sid = call("import_survey", base64.b64encode((FIXTURES / "evalkit_site_evaluation.lss")
+                                                 .read_bytes()).decode(), "lss", "t", None)
+    call("activate_survey", sid)
+    return call, sid
+
+
+def test_a_deleted_survey_answers_like_an_id_that_never_existed(fake_server):
+    # Not recorded; modelled on fixtures 10, 14, 76 and 77 (survey 999999).
+    call, sid = _imported(fake_server)
+    fake_server.delete_survey(sid)
+    for method, number, params in (("get_survey_properties", "10", ()),
+                                   ("list_questions", "14", ()),
+                                   ("export_responses", "76", ("json",)),
+                                   ("get_summary", "77", ())):
+        assert call(method, sid, *params) == recorded(number)["response"]["result"], method
+
+
+def test_a_deactivated_survey_answers_like_one_never_activated(fake_server):
+    # Not recorded; modelled on fixture 08 (active "N") and 21 (no responses table).
+    call, sid = _imported(fake_server)
+    fake_server.respond(sid, {"SITE": "S01"})
+    fake_server.deactivate_survey(sid)
+    assert call("get_survey_properties", sid, ["active"]) == {"active": "N"}
+    assert call("export_responses", sid, "json") == recorded("21")["response"]["result"]
+
+
+def test_an_added_question_shows_in_the_question_list_and_exports(fake_server):
+    call, sid = _imported(fake_server)
+    fake_server.respond(sid, {"SITE": "S02"})
+    fake_server.add_question(sid, "EXTRA")
+    fake_server.add_question(sid, "LIKERT", subquestions=("SQ005",))
+    titles = [(r["title"], r["parent_qid"] != 0) for r in call("list_questions", sid)]
+    assert ("EXTRA", False) in titles and ("SQ005", True) in titles
+    export = json.loads(base64.b64decode(call("export_responses", sid, "json")))
+    (row,) = export["responses"]
+    assert row["EXTRA"] is None and row["LIKERT[SQ005]"] is None and row["SITE"] == "S02"
+
+
+def test_failing_emails_leave_participants_unsent(fake_server):
+    # Not recorded: the failure row of LimeSurvey's emailTokens ("status": "fail").
+    call, sid = _imported(fake_server)
+    call("activate_tokens", sid, [1])
+    call("add_participants", sid, [{"email": f"p{i}@x.org", "firstname": "A",
+                                    "lastname": f"B{i}", "token": f"t{i}"} for i in range(2)],
+         False)
+    fake_server.fail_emails("SMTP connect() failed.", tids={2})
+    assert call("invite_participants", sid) == {
+        "1": {"name": "A B0", "email": "p0@x.org", "status": "OK"},
+        "2": {"name": "A B1", "email": "p1@x.org", "status": "fail",
+              "error": "SMTP connect() failed."},
+        "status": "0 left to send"}
+    assert call("get_summary", sid)["token_sent"] == 1
