@@ -14,7 +14,15 @@ Examples
 
 from __future__ import annotations
 
+from evalkit.reporting._disclosure import (
+    SuppressionPlan,
+    plan_suppression,
+    published_cells,
+    recoverable_cells,
+)
 from evalkit.reporting._format import (
+    PROTECTED,
+    PROTECTED_NOTE,
     finding_markdown,
     format_ci,
     format_number,
@@ -39,6 +47,12 @@ __all__ = [
     "report_jobs",
     "render_reports",
     "suppress_small",
+    "SuppressionPlan",
+    "plan_suppression",
+    "published_cells",
+    "recoverable_cells",
+    "PROTECTED",
+    "PROTECTED_NOTE",
     "format_p",
     "format_number",
     "format_ci",

@@ -14,13 +14,14 @@ Examples
 from __future__ import annotations
 
 import html
+import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
 __all__ = ["suppress_small", "format_p", "format_number", "format_ci", "html_table",
-           "markdown_table", "sector_label", "finding_markdown"]
+           "markdown_table", "sector_label", "finding_markdown", "PROTECTED", "PROTECTED_NOTE"]
 
 _SECTOR_LABELS = {
     "consumers_families": "Consumers and families", "health_systems": "Health systems",
@@ -57,11 +58,19 @@ def finding_markdown(row: object, *, bold: bool = True) -> str:
     return f"**{head}** {text}"
 
 SUPPRESSED = "—"
+#: A cell hidden only so that a small cell elsewhere cannot be recovered by arithmetic.
+PROTECTED = "—†"
+#: The note under a table showing :data:`PROTECTED`.
+PROTECTED_NOTE = ("† Hidden so that a count below the threshold elsewhere in these reports "
+                  "cannot be worked out by adding or subtracting published numbers.")
+_TABLE_IDS = itertools.count(1)
 
 
 def suppress_small(data: pd.DataFrame, *, count_columns: Sequence[str], threshold: int,
                    value_columns: Sequence[str] | None = None,
-                   complementary: Sequence[str] | None = None) -> pd.DataFrame:
+                   complementary: Sequence[str] | None = None,
+                   labels: Sequence[str] | None = None,
+                   status: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
     """Hide counts below ``threshold`` (shown as ``<threshold``) and the values they carry.
 
     A row with any count column below the threshold keeps its labels but shows ``<11`` in
@@ -75,7 +84,21 @@ def suppress_small(data: pd.DataFrame, *, count_columns: Sequence[str], threshol
 
     >>> df = pd.DataFrame({"var": ["age"] * 3, "n": [5, 40, 60], "mean": [3.1, 3.4, 3.6]})
     >>> suppress_small(df, count_columns=["n"], threshold=11, complementary=["var"])["n"].tolist()
-    ['<11', '—', 60]
+    ['<11', '—†', 60]
+
+    ``labels`` names the columns that say what a row is about (kept as they are); when given,
+    every other column is a value derived from the row's counts and is hidden with them
+    (means, changes, intervals, effect sizes, p-values, percentages, even as text).
+
+    ``status`` gives, per count column, the release-wide decision of
+    :func:`evalkit.reporting.plan_suppression` for each row: ``"small"`` shows
+    ``<threshold``, ``"protect"`` shows :data:`PROTECTED` (hidden only so that another
+    cell cannot be recovered), ``"show"`` leaves the count to the threshold test.
+
+    >>> df = pd.DataFrame({"site": ["A", "B"], "n": [25, 30], "Change": ["0.2 [0.1, 0.3]"] * 2})
+    >>> suppress_small(df, count_columns=["n"], threshold=11, labels=["site"],
+    ...                status={"n": ["show", "protect"]}).values.tolist()
+    [['A', 25, '0.2 [0.1, 0.3]'], ['B', '—†', '—']]
 
     Returns
     -------
@@ -84,14 +107,25 @@ def suppress_small(data: pd.DataFrame, *, count_columns: Sequence[str], threshol
     """
     out = data.copy().astype("object")
     if value_columns is None:
-        value_columns = [c for c in data.columns
-                         if c not in count_columns and pd.api.types.is_numeric_dtype(data[c])]
+        if labels is not None:
+            value_columns = [c for c in data.columns
+                             if c not in count_columns and c not in labels]
+        else:
+            value_columns = [c for c in data.columns if c not in count_columns
+                             and pd.api.types.is_numeric_dtype(data[c])]
     small = pd.Series(False, index=data.index)
     for c in count_columns:
         n = pd.to_numeric(data[c], errors="coerce")
         hit = (n > 0) & (n < threshold)
-        small |= hit
+        given = list((status or {}).get(c, ())) or ["show"] * len(data)
+        if len(given) != len(data):
+            raise ValueError(f"status[{c!r}]: expected {len(data)} rows, got {len(given)}")
+        said = pd.Series(given, index=data.index)
+        hit |= said == "small"
+        protect = (said == "protect") & ~hit
+        small |= hit | protect
         out.loc[hit, c] = f"<{threshold}"
+        out.loc[protect, c] = PROTECTED
     if complementary and count_columns:
         n = pd.to_numeric(data[count_columns[0]], errors="coerce")
         for _, idx in data.groupby(list(complementary), dropna=False).groups.items():
@@ -102,7 +136,7 @@ def suppress_small(data: pd.DataFrame, *, count_columns: Sequence[str], threshol
                     extra = candidates.idxmin()
                     small.loc[extra] = True
                     for c in count_columns:
-                        out.loc[extra, c] = SUPPRESSED  # hidden, but not small: no "<"
+                        out.loc[extra, c] = PROTECTED  # hidden, but not small: no "<"
     for c in value_columns:
         out.loc[small, c] = SUPPRESSED
     return out
@@ -170,8 +204,17 @@ def _cell(v: object) -> str:
     return str(v)
 
 
-def markdown_table(data: pd.DataFrame, *, caption: str | None = None) -> str:
+def markdown_table(data: pd.DataFrame, *, caption: str | None = None,
+                   counts: Sequence[str] | None = None) -> str:
     """A pipe table (for ``output: asis`` cells), with an optional Pandoc caption.
+
+    ``counts`` declares the columns that count people, whatever their header. The table is
+    then wrapped in a fenced div whose identifier and attribute carry the columns' positions
+    (``evk<table>_c<i>_<j>``): the HTML keeps it as ``<div class="evalkit-counts"
+    data-counts="i,j">`` around the table and Word as a bookmark of that name before it, and
+    the publish scan (:mod:`evalkit.reporting._scan`) checks those columns for small
+    counts. ``counts=[]`` declares that the table counts no one. A table showing
+    :data:`PROTECTED` gets :data:`PROTECTED_NOTE` under it.
 
     >>> print(markdown_table(pd.DataFrame({"site": ["A"], "n": [25]})), end="")
     | site | n  |
@@ -190,4 +233,16 @@ def markdown_table(data: pd.DataFrame, *, caption: str | None = None) -> str:
     out = "\n".join([head, rule, *rows])
     if caption:
         out += f"\n\n: {caption}"
-    return out + "\n"
+    out += "\n"
+    if any(PROTECTED in r for r in body):
+        out += f"\n{PROTECTED_NOTE}\n"
+    if counts is None:
+        return out
+    missing = [c for c in counts if c not in list(data.columns)]
+    if missing:
+        raise ValueError(f"counts: {missing} are not columns of the table; columns are "
+                         f"{cols}")
+    where = [list(data.columns).index(c) for c in counts]
+    name = f"evk{next(_TABLE_IDS)}_c" + "_".join(str(i) for i in where)
+    attr = ",".join(str(i) for i in where)
+    return f'\n::: {{#{name} .evalkit-counts data-counts="{attr}"}}\n{out}:::\n'
