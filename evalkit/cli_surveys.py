@@ -1,4 +1,5 @@
-"""``evalkit surveys validate|codebook|deploy``, ``participants add|remind``, ``pull``, ``submit``.
+"""``evalkit surveys validate|codebook|deploy|retire|move-server``, ``participants add|remind``,
+``pull``, ``submit``.
 
 A thin layer over :mod:`evalkit.sources` and :mod:`evalkit.codebook`: each command loads
 the project, calls the library and prints a short summary; every
@@ -456,7 +457,11 @@ def pull(
 
     Complete and incomplete responses (flagged) of every deployed survey, in one
     transaction: re-pulling adds nothing, edited responses are updated. If the server stops
-    half-way nothing is ingested and the next pull continues where this one stopped.
+    half-way nothing is ingested and the next pull continues where this one stopped,
+    reusing what it fetched only if the server confirms it is unchanged. A server other
+    than the one the surveys were deployed on is refused; surveys missing or inactive on
+    the server are skipped (the others are pulled, exit status 1); questions the mapping
+    does not know are listed on every pull.
 
     Example: evalkit pull -p my-evaluation
     """

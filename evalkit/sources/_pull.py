@@ -352,6 +352,7 @@ def pull(
         notes += _gone_from_server(store, mapped)
     for d, _, _ in mapped:
         _staging_file(staging, d).unlink(missing_ok=True)
+        (staging / f"{d.survey_id}.json").unlink(missing_ok=True)  # older evalkit's name
     return PullSummary(surveys=surveys, ingest=summary, notes=tuple(notes),
                        skipped=tuple(skipped))
 
