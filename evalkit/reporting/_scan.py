@@ -11,8 +11,11 @@ problem it finds:
   hexadecimal digits), or a name from the project's names file (matched as the scrubber
   matches it: whole names and each part of one, ignoring case and accents; names that are
   also common words only when capitalized);
-- **small cells** in tables: in every column whose header is a count header (see
-  :func:`is_count_header`), a number greater than zero and below the suppression threshold.
+- **small cells** in tables: in every column the table declares as a count (the marker
+  :func:`evalkit.reporting.markdown_table` writes for ``counts=``: a ``<div
+  class="evalkit-counts">`` in HTML, a bookmark in Word) and every column whose header is
+  a count header (see :func:`is_count_header`), a number greater than zero and below the
+  suppression threshold.
   Suppressed cells read ``<11`` (or a dash) and pass; zero passes.
 
 Figures are images and are not read; their labels come from the same suppressed tables.
@@ -46,6 +49,13 @@ __all__ = ["COUNT_HEADERS", "Finding", "ScanRules", "check_outputs", "is_count_h
 #: network tables (``Organizations``, ``Answered``, ``Did not answer``) are not people and
 #: are not checked: the network figure shows every organization anyway.
 COUNT_HEADERS = frozenset({"Matched"})
+#: Headers that count people whatever their case (``N``, ``Respondents``).
+COUNT_WORDS = frozenset({"n", "count", "respondents", "responses", "participants", "people"})
+#: The identifier a declared table carries (:func:`evalkit.reporting.markdown_table` with
+#: ``counts=``): ``evk<table>_c<i>_<j>``, the 0-based positions of its count columns. HTML
+#: keeps it on the ``<div class="evalkit-counts" data-counts="i,j">`` around the table, Word
+#: as a bookmark just before the table.
+_DECLARED = re.compile(r"^evk\d+_c((?:\d+_?)*)$")
 #: Header prefixes of count columns (``Seen at baseline``).
 COUNT_HEADER_PREFIXES = ("n ", "Seen at ")
 
@@ -72,7 +82,16 @@ def is_count_header(header: str) -> bool:
     [True, True, True, True, False]
     """
     header = " ".join(str(header).split())
-    return header == "n" or header in COUNT_HEADERS or header.startswith(COUNT_HEADER_PREFIXES)
+    return (header.lower() in COUNT_WORDS or header in COUNT_HEADERS
+            or header.startswith(COUNT_HEADER_PREFIXES))
+
+
+def _declared(name: str | None) -> frozenset[int] | None:
+    """The count columns a table's marker declares, or None when it is not a marker."""
+    match = _DECLARED.match(name or "")
+    if match is None:
+        return None
+    return frozenset(int(i) for i in match.group(1).split("_") if i)
 
 
 @dataclass(frozen=True)
@@ -181,10 +200,12 @@ def _which_name(text: str, rules: ScanRules) -> str:
 
 
 def _small_cells(caption: str, headers: Sequence[str], rows: Sequence[Sequence[str]],
-                 rules: ScanRules) -> list[Finding]:
+                 rules: ScanRules, declared: frozenset[int] = frozenset()) -> list[Finding]:
+    """Small counts in the table's count columns: those it declares, and those whose header
+    reads as a count."""
     out = []
     for col, header in enumerate(headers):
-        if not is_count_header(header):
+        if col not in declared and not is_count_header(header):
             continue
         for number, row in enumerate(rows, start=1):
             if col >= len(row):
@@ -217,6 +238,7 @@ class _Table:
     cell_span: int = 1
     in_caption: bool = False
     caption_parts: list[str] = field(default_factory=list)
+    counts: frozenset[int] = frozenset()
 
 
 class _HTMLReader(HTMLParser):
@@ -230,6 +252,7 @@ class _HTMLReader(HTMLParser):
         self._heading = ""
         self._in_heading = False
         self._heading_parts: list[str] = []
+        self._counts: frozenset[int] | None = None  # declared by the enclosing div
 
     # chunks of visible text break at block elements
     def _flush(self) -> None:
@@ -251,8 +274,16 @@ class _HTMLReader(HTMLParser):
             self._flush()
         if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
             self._in_heading, self._heading_parts = True, []
+        if tag == "div":
+            given = dict(attrs)
+            declared = _declared(given.get("id"))
+            if declared is not None or "evalkit-counts" in (given.get("class") or "").split():
+                self._counts = declared if declared is not None else frozenset(
+                    int(i) for i in (given.get("data-counts") or "").split(",")
+                    if i.strip().isdigit())
         if tag == "table":
-            self._stack.append(_Table(heading=self._heading))
+            self._stack.append(_Table(heading=self._heading, counts=self._counts or frozenset()))
+            self._counts = None
         elif self._stack:
             table = self._stack[-1]
             if tag in ("thead", "tbody", "tfoot"):
@@ -338,7 +369,7 @@ def _scan_html(path: Path, rules: ScanRules) -> list[Finding]:
     for number, table in enumerate(reader.tables, start=1):
         headers = table.header_rows[-1] if table.header_rows else []
         out.extend(_small_cells(_describe_table(number, table.caption, table.heading),
-                                headers, table.body_rows, rules))
+                                headers, table.body_rows, rules, table.counts))
     return out
 
 
@@ -357,6 +388,7 @@ def _scan_docx(path: Path, rules: ScanRules) -> list[Finding]:
         raise RenderError(f"{path}: cannot open the Word file to check it: {exc}") from None
     out: list[Finding] = []
     heading, caption, number = "", "", 0
+    declared: frozenset[int] = frozenset()
 
     def where() -> str:
         return f"the section {heading!r}" if heading else "the text before the first heading"
@@ -371,6 +403,12 @@ def _scan_docx(path: Path, rules: ScanRules) -> list[Finding]:
         return rows
 
     for child in document.element.body.iterchildren():
+        marks = [child] if child.tag == qn("w:bookmarkStart") else (
+            child.iter(qn("w:bookmarkStart")) if child.tag == qn("w:p") else [])
+        for mark in marks:
+            found = _declared(mark.get(qn("w:name")))
+            if found is not None:
+                declared = found
         if child.tag == qn("w:p"):
             paragraph = Paragraph(child, document)
             text = paragraph.text
@@ -387,8 +425,8 @@ def _scan_docx(path: Path, rules: ScanRules) -> list[Finding]:
             for row in rows:
                 out.extend(scan_text_chunks(row, rules, label))
             if rows:
-                out.extend(_small_cells(label, rows[0], rows[1:], rules))
-            caption = ""
+                out.extend(_small_cells(label, rows[0], rows[1:], rules, declared))
+            caption, declared = "", frozenset()
     for section in document.sections:
         for part, name in ((section.header, "the page header"),
                            (section.footer, "the page footer")):
