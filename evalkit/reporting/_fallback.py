@@ -329,12 +329,14 @@ def execute_to_markdown(
     *,
     title: str | None = None,
     show_open_figures: bool = True,
+    kernel_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Run the document's cells and write ``work/document.md``; return the merged metadata.
 
     ``show_open_figures`` displays the pyplot figures still open after each cell (so a figure
     shows even after ``matplotlib.use("Agg")``); without it figures show as under Quarto,
-    only when displayed or drawn by the inline backend.
+    only when displayed or drawn by the inline backend. ``kernel_dir`` is the kernel's
+    working directory (default: the document's folder).
     """
     meta, blocks = _parse(qmd)
     if title is not None:
@@ -403,7 +405,7 @@ def execute_to_markdown(
             schedule(injected, "parameters")
             injected = ""  # once, after the first parameters cell
 
-    _execute(nb, roles, qmd, work, deadline, timeout)
+    _execute(nb, roles, qmd, work, deadline, timeout, kernel_dir or qmd.parent)
 
     figures = work / "figures"
     figures.mkdir()
@@ -425,9 +427,10 @@ def _is_parameters(cell: _Cell) -> bool:
 
 
 def _execute(
-    nb: Any, roles: list[Any], qmd: Path, work: Path, deadline: float, timeout: float
+    nb: Any, roles: list[Any], qmd: Path, work: Path, deadline: float, timeout: float,
+    cwd: Path,
 ) -> None:
-    """Run every notebook cell in one python3 kernel of this interpreter, cwd = qmd's folder."""
+    """Run every notebook cell in one python3 kernel of this interpreter, in ``cwd``."""
     from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpecManager
     from nbclient import NotebookClient
@@ -460,7 +463,7 @@ def _execute(
         timeout=int(timeout) + 1,
         allow_errors=False,
         shutdown_kernel="immediate",
-        resources={"metadata": {"path": str(qmd.parent)}},
+        resources={"metadata": {"path": str(cwd)}},
     )
     env = {
         **os.environ,

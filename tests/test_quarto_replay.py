@@ -1,0 +1,292 @@
+"""The replaying stand-in ``quarto`` (tests/fake_quarto.py) and evalkit's Quarto path through it.
+
+Each transcript in tests/quarto/fixtures was recorded from a real Quarto 1.10.18 on a fresh
+copy of tests/quarto/project; the stand-in must reproduce, for the same call, its exit code,
+the lines of its stderr that matter, the files it left (where they are) and what the kernel
+executed (``exec-counter.txt``). Then evalkit renders through it as it would through Quarto.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evalkit.errors import RenderError
+from evalkit.reporting._quarto import _missing_modules, quarto_error
+from evalkit.reporting._render import render_document
+
+pytestmark = pytest.mark.skipif(os.name == "nt", reason="the stand-in quarto is a POSIX script")
+
+HERE = Path(__file__).parent
+FIXTURES = HERE / "quarto" / "fixtures"
+PROJECT = HERE / "quarto" / "project"
+ALL = sorted(p.name for p in FIXTURES.glob("*.json"))
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# What each recorded Python could import (the fixtures' README); a test Python is this
+# interpreter with the missing ones made unimportable, and jupyter-cache a stub.
+PYTHONS = {
+    "<venv-no-papermill>": ("papermill",),
+    "<venv-papermill>": (),
+    "<venv-jupyter-cache>": (),
+    "<venv-no-ipykernel>": ("papermill", "ipykernel"),
+    "<system-python3>": ("papermill", "ipykernel", "nbformat"),
+}
+
+
+def _load(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+def _python(folder: Path, placeholder: str) -> Path:
+    """A `python` that cannot import what the recorded one could not."""
+    lib = folder / f"lib-{placeholder.strip('<>')}"
+    lib.mkdir(parents=True, exist_ok=True)
+    for name in PYTHONS[placeholder]:
+        (lib / name).mkdir(exist_ok=True)
+        (lib / name / "__init__.py").write_text(f"raise ImportError('{name} is blocked')\n")
+    if placeholder == "<venv-jupyter-cache>":
+        (lib / "jupyter_cache").mkdir(exist_ok=True)
+        (lib / "jupyter_cache" / "__init__.py").write_text("# stub: importable only\n")
+    bindir = folder / f"bin-{placeholder.strip('<>')}"
+    bindir.mkdir(exist_ok=True)
+    python = bindir / "python"
+    python.write_text(f'#!/bin/sh\nPYTHONPATH="{lib}${{PYTHONPATH:+:$PYTHONPATH}}" '
+                      f'exec "{sys.executable}" "$@"\n')
+    python.chmod(0o755)
+    return python
+
+
+def _listing(root: Path) -> dict[str, tuple[str, str | None]]:
+    import hashlib
+
+    out: dict[str, tuple[str, str | None]] = {}
+    for path in root.rglob("*"):
+        rel = path.relative_to(root).as_posix()
+        if path.is_dir():
+            out[rel + "/"] = ("dir", None)
+        else:
+            out[rel] = ("file", hashlib.sha1(path.read_bytes()).hexdigest())
+    return out
+
+
+def _replay(name: str, tmp: Path, bindir: Path) -> tuple[dict, subprocess.CompletedProcess, Path]:
+    fixture = _load(name)
+    if "starts_from" not in fixture:
+        project = tmp / "project"
+        shutil.copytree(PROJECT, project)
+        if "project_changes" in fixture:
+            (project / "_quarto.yml").unlink()
+    else:
+        earlier = next(n for n in ALL if n.split("_")[0] == fixture["starts_from"].split()[-1])
+        _, _, project = _replay(earlier, tmp, bindir)
+    recorded = fixture["env"].get("QUARTO_PYTHON") or fixture["env"]["PATH"].split(":")[0]
+    placeholder = next((k for k in PYTHONS if recorded.startswith(k)), "<venv-papermill>")
+    python = _python(tmp, placeholder)
+    env = {"PATH": f"{bindir}:{os.environ['PATH']}", "HOME": os.environ.get("HOME", str(tmp)),
+           "LANG": "C.UTF-8", "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    if "QUARTO_PYTHON" in fixture["env"]:
+        env["QUARTO_PYTHON"] = str(python)
+    else:  # 42: the first python on PATH
+        env["PATH"] = f"{python.parent}:{env['PATH']}"
+    argv = [a.replace("<project>", str(project)) for a in fixture["command"]]
+    before = _listing(project)
+    done = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=600, check=False)
+    after = _listing(project)
+    changed = {k for k, v in after.items() if before.get(k) != v and v[0] == "file"}
+    changed |= {k for k in after if k not in before}
+    done.changed = changed  # type: ignore[attr-defined]
+    return fixture, done, project
+
+
+def _meaningful(text: str) -> list[str]:
+    lines = [ANSI.sub("", x).strip() for x in text.splitlines()]
+    keep = [x for x in lines if x.startswith(("ERROR:", "WARN:", "Output created:",
+                                              "Executing '", "An error occurred"))
+            or re.match(r"^(The \S+ package is required|\S*Error: |No such kernel|Jupyter is)", x)
+            or re.match(r"^Cell \d+/\d+: ", x) or x.startswith(("Version:", "Kernels:"))]
+    return keep
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ALL)
+def test_stand_in_replays_the_transcript(name, tmp_path, fake_quarto_bin):
+    fixture, done, project = _replay(name, tmp_path, fake_quarto_bin)
+    assert done.returncode == fixture["exit_code"], done.stderr[-2000:]
+    expected_out = fixture["stdout"].replace("<project>", str(project))
+    assert done.stdout == expected_out
+    recorded = fixture["stderr"].replace("<project>", str(project))
+    for key in PYTHONS:
+        recorded = recorded.replace(f"{key}/bin/python", "PY").replace(key, "PY")
+    got = done.stderr
+    for line in re.findall(r"\S*/bin-[\w-]+/python", got):
+        got = got.replace(line, "PY")
+    assert _meaningful(got) == _meaningful(recorded)
+    assert quarto_error(got) == quarto_error(recorded)
+    # the files it left, where the transcript says
+    created = {e["path"] for e in fixture["files_after"] if e["status"] == "created"}
+    changed = {e["path"] for e in fixture["files_after"] if e["status"] == "changed"}
+    # a re-rendered output may come out byte-identical here (52): it must exist
+    assert created <= done.changed <= created | changed
+    assert all((project / path).exists() for path in changed)
+    for entry in fixture["files_after"]:
+        if entry["type"] == "file" and entry["path"].endswith((".html", ".docx")):
+            assert (project / entry["path"]).stat().st_size > 1000  # a real output
+    for path, text in fixture["exec_counter"].items():
+        assert (project / path).read_text() == text
+
+
+def _html_images(path: Path) -> list[dict[str, str | None]]:
+    from html.parser import HTMLParser
+
+    found: list[dict[str, str | None]] = []
+
+    class Images(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                found.append(dict(attrs))
+
+    Images().feed(path.read_text(encoding="utf-8"))
+    return found
+
+
+def _docx_descr(path: Path) -> list[str]:
+    import zipfile
+
+    body = zipfile.ZipFile(path).read("word/document.xml").decode("utf-8")
+    return re.findall(r'<wp:docPr[^>]*descr="([^"]*)"', body)
+
+
+@pytest.mark.slow
+def test_stand_in_outputs_show_the_figures_quarto_shows(tmp_path, fake_quarto_bin):
+    """Fixture 25: figure A (Agg + plt.show) is lost, B and C numbered, E unnumbered."""
+    fixture, done, project = _replay("25_candidate_all_formats_params_output_dir.json",
+                                     tmp_path, fake_quarto_bin)
+    html = project / "out/reports/doc.html"
+    alts = [img.get("alt") for img in _html_images(html)]
+    recorded = [img["alt"] for img in fixture["figures"]["out/reports/doc.html"]["imgs"]]
+    assert [a for a in alts if a] == [a for a in recorded if a]
+    text = html.read_text(encoding="utf-8")
+    assert "Figure 1: Variant B caption" in text and "Figure 2: Variant C caption" in text
+    assert "Variant A caption" not in text
+    descr = _docx_descr(project / "out/reports/doc.docx")
+    recorded_descr = [d["descr"] for d in fixture["figures"]["out/reports/doc.docx"]["drawings"]]
+    assert [d for d in descr if d] == [d for d in recorded_descr if d]
+
+
+@pytest.mark.slow
+def test_stand_in_alt_text_with_fig_alt_and_alt(tmp_path, fake_quarto_bin):
+    """Fixture 62: fig-alt + alt on an image without a fig- id reach HTML and DOCX."""
+    fixture, done, project = _replay("62_alt_text_fig_alt_plus_alt.json", tmp_path,
+                                     fake_quarto_bin)
+    alts = [img.get("alt") for img in _html_images(project / "reports/alt3.html")]
+    recorded = [img["alt"] for img in fixture["figures"]["reports/alt3.html"]["imgs"]]
+    assert alts == recorded
+    descr = _docx_descr(project / "reports/alt3.docx")
+    assert descr == [d["descr"] for d in fixture["figures"]["reports/alt3.docx"]["drawings"]]
+
+
+def test_stand_in_refuses_an_unrecorded_call(tmp_path, fake_quarto_bin):
+    shutil.copytree(PROJECT, tmp_path / "p")
+    done = subprocess.run(["quarto", "render", "reports/doc.qmd", "--to", "pdf"],
+                          cwd=tmp_path / "p", capture_output=True, text=True, check=False,
+                          env={**os.environ, "QUARTO_PYTHON": sys.executable})
+    assert done.returncode == 97
+    assert "no recorded transcript" in done.stderr
+
+
+# --------------------------------------------------------------------------- evalkit's path
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("10_html_output_with_embed_resources_FAILS.json",
+         "ERROR: NotFound: No such file or directory (os error 2): readfile "
+         "'<project>/doc_files/libs/quarto-html/quarto.js'"),
+        ("16_html_docx_comma_list_FAILS.json", "ERROR: Unknown format html,docx"),
+        ("20_execute_params_no_papermill.json",
+         "The papermill package is required for processing --execute-params"),
+        ("30_broken_html.json",
+         "cell 'failing-cell' (2 of 2) raised ValueError: fixture failure: key 'b' missing "
+         "from ['a']"),
+        ("40_quarto_python_no_ipykernel.json", "No such kernel named python3"),
+        ("41_quarto_python_without_jupyter.json",
+         "ModuleNotFoundError: No module named 'nbformat'"),
+        ("50_cache_flag.json", "The jupyter-cache package is required for cached execution"),
+        ("53_cache_with_inline_expressions_FAILS.json",
+         "ERROR: Inline expression encountered (site). Inline expressions cannot be used with "
+         "Jupyter Cache."),
+    ],
+)
+def test_quarto_error_finds_the_line_that_matters(name, expected):
+    assert quarto_error(_load(name)["stderr"]) == expected
+
+
+def _failing_doc(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "_quarto.yml").write_text("project:\n  type: default\n")
+    (folder / "reports").mkdir(exist_ok=True)
+    doc = folder / "reports" / "load-results.qmd"
+    doc.write_text("---\ntitle: Broken\n---\n\n```{python}\n#| tags: [parameters]\nsite = 'S'\n"
+                   "```\n\n```{python}\n#| label: load\nraise KeyError('results_dir')\n```\n")
+    return doc
+
+
+@pytest.mark.slow
+def test_evalkit_gives_the_failing_cell_in_one_line(tmp_path, fake_quarto_bin):
+    doc = _failing_doc(tmp_path / "p")
+    with pytest.raises(RenderError) as info:
+        render_document(doc, output_dir=tmp_path / "out", params={"site": "S1"},
+                        formats=("html", "docx"), engine="quarto")
+    message = str(info.value)
+    assert message == (f"{doc}: quarto render failed (exit 1): cell 'load' (3 of 3) raised "
+                       "KeyError: 'results_dir'")
+    assert not (tmp_path / "out").exists()
+
+
+def test_evalkit_names_the_module_quarto_python_lacks(tmp_path, fake_quarto_bin, monkeypatch):
+    python = _python(tmp_path, "<venv-no-papermill>")
+    monkeypatch.setenv("QUARTO_PYTHON", str(python))
+    _missing_modules.cache_clear()
+    with pytest.raises(RenderError) as info:
+        render_document(PROJECT / "reports" / "doc.qmd", output_dir=tmp_path / "out",
+                        params={"site": "S1"}, engine="quarto")
+    message = str(info.value)
+    assert "\n" not in message
+    assert f"Quarto runs the cells with {python} (QUARTO_PYTHON), which cannot import " \
+           "papermill (Quarto needs it for the report's parameters)" in message
+
+
+def test_evalkit_reports_a_quarto_failure_in_one_line(tmp_path, fake_quarto_bin, monkeypatch):
+    """A Python without ipykernel, past evalkit's check (a stub): Quarto's own line (40)."""
+    python = _python(tmp_path, "<venv-no-ipykernel>")
+    monkeypatch.setenv("QUARTO_PYTHON", str(python))
+    monkeypatch.setattr("evalkit.reporting._quarto._check_python", lambda *a: None)
+    doc = PROJECT / "reports" / "doc.qmd"
+    with pytest.raises(RenderError) as info:
+        render_document(doc, output_dir=tmp_path / "out", engine="quarto")
+    assert str(info.value) == f"{doc}: quarto render failed (exit 1): No such kernel named python3"
+
+
+@pytest.mark.slow
+def test_evalkit_renders_the_fixture_document_as_quarto_does(tmp_path, fake_quarto_bin):
+    out = tmp_path / "out"
+    done = render_document(PROJECT / "reports" / "doc.qmd", output_dir=out,
+                           params={"site": "S42", "results_dir": "results-from-params-file"},
+                           formats=("html", "docx"), output_stem="site-S42", engine="quarto")
+    assert done.engine == "quarto"
+    assert [p.name for p in done.outputs] == ["site-S42.html", "site-S42.docx"]
+    calls = [json.loads(x) for x in (fake_quarto_bin / "calls.jsonl").read_text().splitlines()]
+    assert [c["fixture"] for c in calls] == ["25_candidate_all_formats_params_output_dir.json"]
+    assert calls[0]["QUARTO_PYTHON"] == sys.executable
+    html = done.outputs[0].read_text(encoding="utf-8")
+    assert "Parameters seen by the kernel: site <strong>S42</strong>" in html
+    assert not list(PROJECT.rglob("exec-counter.txt"))  # ran in the stage, not the source
