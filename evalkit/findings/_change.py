@@ -60,13 +60,18 @@ def change_findings(ctx: Context) -> list[dict[str, Any]]:
 
     The verb comes from :func:`~evalkit.findings._words.change_verb` (the sign of the
     mean change, and its 95% CI excluding 0). Counts below the suppression threshold are
-    never cited: such a row says only that too few people answered.
+    never cited: such a row says only that too few people answered. Nor are the numbers of
+    a row whose count the release-wide suppression plan hides to protect another cell
+    (:func:`evalkit.reporting.plan_suppression`).
     """
+    from evalkit.reporting._disclosure import plan_suppression
+
     pp = ctx.table("prepost")
     rows: list[dict[str, Any]] = []
     if pp.empty:
         return rows
     k = ctx.threshold
+    plan = plan_suppression(ctx.results, threshold=k)
     pre, post = ctx.wave(ctx.pre), ctx.wave(ctx.post)
     for r in pp.itertuples(index=False):
         outcome = str(r.outcome)
@@ -90,7 +95,18 @@ def change_findings(ctx: Context) -> list[dict[str, Any]]:
                                           f"{where} to compare {md(lower_first(label))}.")))
             continue
         n_all = [int(v) for v in n_values]
-        if any(0 < v < k for v in n_all):
+        unit = ("" if r.level == "collaborative" else
+                r.site_id if r.level == "site" else r.modality)
+        status = plan.status("prepost_n", outcome, r.level, unit)
+        if status == "protect" and not any(0 < v < k for v in n_all):
+            rows.append(finding(**base, grade="suppressed", estimate=None, n=None,
+                                headline=f"{md(label)}: not reported{where}.",
+                                sentence=(f"The change in {md(lower_first(label))}{where} is "
+                                          f"not reported, so that a group of fewer than {k} "
+                                          f"people elsewhere in these reports cannot be "
+                                          f"worked out from it.")))
+            continue
+        if status == "small" or any(0 < v < k for v in n_all):
             rows.append(finding(**base, grade="suppressed", estimate=None, n=None,
                                 headline=f"{md(label)}: too few answers to report{where}.",
                                 sentence=(f"Fewer than {k} people answered{where}, too few "

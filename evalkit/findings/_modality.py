@@ -117,8 +117,20 @@ def _one_outcome(ctx: Context, outcome: str) -> list[dict[str, Any]]:
     best, others = order[0], order[1:]
     name = {m: md(ctx.modality(m)) for m in mods}
     low = {m: md(lower_first(ctx.modality(m))) for m in mods}
+    from evalkit.reporting._disclosure import plan_suppression
+
+    plan = plan_suppression(ctx.results, threshold=ctx.threshold)
     rows = []
     for m in mods:
+        if any(plan.hidden("wave_n", outcome, w, "modality", m) for w in (pre, post)):
+            # a modality this small: its estimate is a small group's mean
+            rows.append(finding(
+                finding_id=f"modality_change:{outcome}:{m}", kind="modality_change",
+                outcome=outcome, level="modality", modality=m, estimate=None,
+                grade="suppressed", headline=f"{name[m]}: too few answers to report.",
+                sentence=(f"Fewer than {ctx.threshold} people answered under {low[m]}, too "
+                          f"few to report the model's estimate for them.")))
+            continue
         rows.append(finding(
             finding_id=f"modality_change:{outcome}:{m}", kind="modality_change",
             outcome=outcome, level="modality", modality=m, estimate=change[m],

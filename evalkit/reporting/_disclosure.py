@@ -39,7 +39,7 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -179,12 +179,14 @@ def _collect(results: Results) -> _Cells:
     lk = t("linkage")
     for r in lk.itertuples(index=False):
         s = str(r.site_id)
-        for key, var, value in ((("codes", pre, "site", s), ("C", pre, s), r.n_pre),
-                                (("codes", post, "site", s), ("C", post, s), r.n_post),
-                                (("linked", "site", s), ("L", s), r.linked),
-                                (("ambiguous", "site", s), ("A", s), r.ambiguous)):
-            cells.var_values[var] = _int(value)
-            cells.add(key, {var: 1}, _int(value))
+        linked: list[tuple[Key, Var, object]] = [
+            (("codes", pre, "site", s), ("C", pre, s), r.n_pre),
+            (("codes", post, "site", s), ("C", post, s), r.n_post),
+            (("linked", "site", s), ("L", s), r.linked),
+            (("ambiguous", "site", s), ("A", s), r.ambiguous)]
+        for key, var, count in linked:
+            cells.var_values[var] = _int(count)
+            cells.add(key, {var: 1}, _int(count))
     return cells
 
 
@@ -229,7 +231,7 @@ def _components(forms: Iterable[Mapping[Var, int]]) -> list[set[Var]]:
     return list(groups.values())
 
 
-def _in_row_space(rows: list[Mapping[Var, int]], target: Mapping[Var, int],
+def _in_row_space(rows: Sequence[Mapping[Var, int]], target: Mapping[Var, int],
                   variables: list[Var]) -> bool:
     index = {v: i for i, v in enumerate(variables)}
     t = np.zeros(len(variables))
