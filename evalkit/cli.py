@@ -35,16 +35,65 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _fail(message: str) -> None:
-    err.print(f"error: {message}", markup=False, soft_wrap=True)
+    """Print ``error: MESSAGE`` (its first line only) on stderr and exit with status 1."""
+    lines = [ln for ln in str(message).splitlines() if ln.strip()] or ["failed"]
+    err.print(f"error: {lines[0]}", markup=False, soft_wrap=True)
     raise typer.Exit(code=1)
 
 
+def _foreseeable(exc: BaseException, file: Path | None) -> str | None:
+    """One line for an exception a user can cause outside evalkit's own errors, or None."""
+    import zipfile
+
+    import duckdb
+
+    named = f"{file}: " if file is not None else ""
+    if isinstance(exc, duckdb.IOException):
+        text = str(exc)
+        store = text.split('"')[1] if text.count('"') >= 2 else "the store"
+        if "lock" in text.lower():
+            return f"another evalkit process is writing to {store}; wait or retry"
+        return f"{store}: cannot be opened ({text.splitlines()[0]})"
+    if isinstance(exc, duckdb.Error):
+        return f"the store cannot be read ({str(exc).splitlines()[0] if str(exc) else exc!r})"
+    if isinstance(exc, zipfile.BadZipFile):
+        return f"{named}not an Excel workbook (.xlsx), cannot be read: {exc}"
+    try:
+        from openpyxl.utils.exceptions import InvalidFileException
+    except ImportError:  # pragma: no cover - openpyxl is a dependency
+        InvalidFileException = ()  # type: ignore[assignment,misc]  # noqa: N806
+    if isinstance(exc, InvalidFileException):
+        return f"{named}not a workbook openpyxl can read (.xlsx, .xlsm): {exc}"
+    if isinstance(exc, UnicodeDecodeError):
+        return (f"{named}not text in a known encoding ({exc.encoding}: {exc.reason} at byte "
+                f"{exc.start}); save it as 'CSV UTF-8' or XLSX")
+    if isinstance(exc, OSError):
+        where = exc.filename if exc.filename is not None else file
+        what = exc.strerror or str(exc) or type(exc).__name__
+        return f"{where}: {what}" if where is not None else what
+    return None
+
+
 @contextmanager
-def _errors() -> Iterator[None]:
+def _errors(file: Path | None = None) -> Iterator[None]:
+    """Turn evalkit's errors and every foreseeable exception into one ``error:`` line.
+
+    ``file`` is the file the command reads, named in messages about exceptions that do not
+    name it themselves (a damaged workbook, an undecodable text file).
+    """
     try:
         yield
     except EvalkitError as exc:
         _fail(str(exc))
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.exceptions.Exit | click.ClickException | click.Abort):
+            raise
+        line = _foreseeable(exc, file)
+        if line is None:
+            raise
+        _fail(line)
 
 
 def _progress() -> Progress:

@@ -1,7 +1,10 @@
 """Statistics on a plain CSV, without a project: ``prepost``, ``reliability``, ``model``.
 
 Thin commands over :mod:`evalkit.prepost`, :mod:`evalkit.reliability` and
-:mod:`evalkit.models`; every number comes from those modules.
+:mod:`evalkit.models`; every number comes from those modules. Files are read by
+:func:`evalkit.tabular.read_tabular` (the reader site submissions use): encoding and
+delimiter detected, ``.xlsx`` with ``--sheet``, label exports with ``--labels``, rows
+numbered as in the file.
 """
 
 from __future__ import annotations
@@ -20,14 +23,28 @@ from evalkit.errors import AnalysisError
 __all__ = ["register", "read_csv"]
 
 
-def read_csv(path: Path) -> pd.DataFrame:
-    """Read a CSV for a command, with a one-line error naming the file on failure."""
-    if not path.is_file():
-        raise AnalysisError(f"{path}: file not found")
-    try:
-        return pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise AnalysisError(f"{path}: not a readable CSV file ({exc})") from None
+def read_csv(path: Path, *, sheet: str | None = None, labels: str | None = None,
+             numeric: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read what an evaluator exports, with a one-line error naming the file on failure.
+
+    CSV in UTF-8 (with or without BOM), Windows-1252 or UTF-16, comma, semicolon or tab
+    separated, or an XLSX sheet (``sheet``); label exports (REDCap "labels") mapped to codes
+    by ``labels`` (``"Strongly disagree=1,Disagree=2"``). ``numeric`` columns must hold
+    numbers. The index is the file's row number (header = 1), so errors cite the file's rows.
+    """
+    from evalkit.tabular import parse_labels, read_tabular, typed_frame
+
+    mapping = parse_labels(labels)
+    table = read_tabular(path, sheet=sheet)
+    return typed_frame(table, numeric=[c for c in numeric if c in table.frame.columns],
+                       labels=mapping)
+
+
+SheetOpt = Annotated[str | None, typer.Option(help="Sheet of an .xlsx file to read (needed "
+                                              "when several sheets hold data).")]
+LabelsOpt = Annotated[str | None, typer.Option(
+    help="Codes of a label export, e.g. 'Strongly disagree=1,Disagree=2,Neutral=3,Agree=4,"
+         "Strongly agree=5' (case and spaces ignored).")]
 
 
 def _split(value: str | None) -> list[str]:
@@ -73,6 +90,8 @@ def register(app: typer.Typer) -> None:
         outcome: Annotated[str, typer.Option(help="Numeric column to compare.")],
         group: Annotated[str | None, typer.Option(help="Compare within each level of this "
                                                  "column.")] = None,
+        sheet: SheetOpt = None,
+        labels: LabelsOpt = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     ) -> None:
         """Matched pre/post comparison of a CSV column (t-test, Wilcoxon, effect sizes).
@@ -82,8 +101,8 @@ def register(app: typer.Typer) -> None:
         """
         from evalkit.prepost import compare, to_json
 
-        with _errors():
-            frame = read_csv(data)
+        with _errors(data):
+            frame = read_csv(data, sheet=sheet, labels=labels, numeric=[outcome])
             res = compare(frame, outcome=outcome, subject=id, time=time, pre=pre, post=post,
                           group=group)
         if as_json:
@@ -127,6 +146,8 @@ def register(app: typer.Typer) -> None:
         scale_max: Annotated[float | None, typer.Option(help="Highest response code.")] = None,
         missing: Annotated[str, typer.Option(help="listwise (default) or pairwise (as "
                                              "psych::alpha).")] = "listwise",
+        sheet: SheetOpt = None,
+        labels: LabelsOpt = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     ) -> None:
         """Cronbach's alpha (raw, standardized, CI), omega and item-total statistics.
@@ -136,10 +157,10 @@ def register(app: typer.Typer) -> None:
         """
         from evalkit.reliability import cronbach_alpha
 
-        with _errors():
+        with _errors(data):
             if missing not in ("listwise", "pairwise"):
                 raise AnalysisError(f"--missing: expected listwise or pairwise; got {missing!r}")
-            frame = read_csv(data)
+            frame = read_csv(data, sheet=sheet, labels=labels, numeric=_split(items))
             res = cronbach_alpha(frame, items=_split(items), reverse=_split(reverse),
                                  scale_min=scale_min, scale_max=scale_max,
                                  missing=missing)  # type: ignore[arg-type]
@@ -187,6 +208,8 @@ def register(app: typer.Typer) -> None:
         permutations: Annotated[int, typer.Option(help="Monte Carlo relabelings when exact "
                                                   "enumeration is too large.")] = 9999,
         seed: Annotated[int, typer.Option(help="Seed of the permutation test.")] = 2026,
+        sheet: SheetOpt = None,
+        labels: LabelsOpt = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     ) -> None:
         """Mixed model of change by modality: emmeans, difference-in-change, permutation.
@@ -197,11 +220,12 @@ def register(app: typer.Typer) -> None:
         """
         from evalkit.models import modality_model, to_json
 
-        with _errors():
+        with _errors(data):
             if df_method not in ("satterthwaite", "kenward-roger"):
                 raise AnalysisError(f"--df-method: expected satterthwaite or kenward-roger; "
                                     f"got {df_method!r}")
-            frame = read_csv(data)
+            frame = read_csv(data, sheet=sheet, labels=labels,
+                             numeric=[outcome, *(covariate or ())])
             res = modality_model(frame, outcome=outcome, time=time,
                                  time_order=_split(time_order), group=group, cluster=cluster,
                                  subject=subject, covariates=tuple(covariate or ()),

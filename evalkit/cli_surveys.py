@@ -537,26 +537,38 @@ def submit(
     instrument: InstrumentOpt,
     project: ProjectOpt = Path("."),
     report: Annotated[Path | None, typer.Option(
-        help="Where to write the validation report if the file is rejected (default: "
-        "FILE.validation.csv).")] = None,
+        help="Where to write the validation report if the file is rejected or accepted with "
+        "warnings (default: FILE.validation.csv).")] = None,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Replace responses with the same ids stored before from another "
+        "file (without it such a file is refused, naming that file).")] = False,
+    sheet: Annotated[str | None, typer.Option(
+        help="The workbook sheet to read, when several sheets hold data.")] = None,
+    wait: Annotated[float, typer.Option(
+        min=0, help="Seconds to wait while another evalkit process writes to the store "
+        "(default: refuse at once).")] = 0.0,
 ) -> None:
     """Validate a site's file of responses and ingest it whole, or reject it whole.
 
     Every cell is checked against the instrument; any problem rejects the file and the
-    validation report lists each one by row, column, value and rule. The same file submitted
-    twice is recognised by its hash.
+    validation report lists each one by row (as the file numbers it, header = 1), column,
+    value and rule. Ids that responses stored from another file already use are refused
+    unless --replace; a self-generated code seen twice in a wave is stored unlinked and
+    listed in the report. The same file submitted twice is recognised by its hash.
 
     Example: evalkit submit paper_forms.xlsx --site S01 --wave baseline -i community
     """
+    from evalkit.cli import _errors as cli_errors
     from evalkit.sources import SubmissionRejectedError, id_key, submit_file
 
-    with _errors():
+    with cli_errors(file):
         cfg = _config(project)
         inst = _instrument_for(cfg, instrument, wave)
         _check_site(cfg, site)
         try:
             result = submit_file(file, inst, site=site, wave=wave, store=cfg.store_path,
-                                 key=id_key(), report=report)
+                                 key=id_key(), report=report, replace=replace, sheet=sheet,
+                                 wait=wait)
         except SubmissionRejectedError as exc:
             import pandas as pd
 
@@ -576,6 +588,10 @@ def submit(
     console.print(f"Accepted {file}: {result.rows} responses ({inst.id}, {wave}, {site}). "
                   f"Store: {s.inserted} new, {s.updated} updated, {s.unchanged} unchanged.",
                   markup=False, soft_wrap=True)
+    if len(result.warnings):
+        err.print(f"warning: {len(result.warnings)} response(s) share a self-generated code "
+                  "with another response of this wave and were stored unlinked (no "
+                  f"respondent id); listed in {result.report}", markup=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -16,7 +16,8 @@ import re
 
 from evalkit.errors import ConfigError
 
-__all__ = ["ID_KEY_ENV", "id_key", "pseudonym", "participant_token", "normalize_code"]
+__all__ = ["ID_KEY_ENV", "id_key", "key_fingerprint", "pseudonym", "participant_token",
+           "normalize_code"]
 
 #: The environment variable that holds the key of the keyed hash.
 ID_KEY_ENV = "EVALKIT_ID_KEY"
@@ -29,16 +30,31 @@ def id_key(env: str = ID_KEY_ENV) -> bytes:
     Raises
     ------
     ConfigError
-        If the variable is unset or shorter than 16 characters.
+        If the variable is unset or holds fewer than 16 non-blank characters.
     """
     value = os.environ.get(env, "")
-    if len(value) < _MIN_KEY_LENGTH:
-        got = "unset" if not value else f"{len(value)} characters"
+    solid = sum(1 for ch in value if not ch.isspace())
+    if solid < _MIN_KEY_LENGTH:
+        got = ("unset" if not value else f"{len(value)} characters, {solid} of them "
+               "non-blank")
         raise ConfigError(
             f"environment variable {env}: expected a secret of at least {_MIN_KEY_LENGTH} "
-            f"characters (the key of the pseudonymous ids), got {got}"
+            f"non-blank characters (the key of the pseudonymous ids), got {got}"
         )
     return value.encode()
+
+
+def key_fingerprint(key: bytes) -> str:
+    """A fingerprint of the key, safe to store: the keyed hash of a constant, not the key.
+
+    The store keeps it to notice a different key (which would give everyone new ids).
+
+    Examples
+    --------
+    >>> key_fingerprint(b"0123456789abcdef")[:12]
+    '094824a7775b'
+    """
+    return hmac.new(key, b"evalkit id-key fingerprint v1", hashlib.sha256).hexdigest()[:32]
 
 
 def normalize_code(code: str) -> str:
