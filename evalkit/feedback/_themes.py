@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from evalkit._yaml import load_model
 from evalkit.errors import AnalysisError
-from evalkit.privacy import MARKERS, _fold
+from evalkit.privacy import MARKERS, fold
 
 NO_THEME = "no_theme"
 SUMMARY_COLUMNS = ["level", "site_id", "modality", "wave", "theme", "label", "n_comments",
@@ -57,7 +57,7 @@ class Theme(BaseModel):
         """One case-insensitive pattern for all keywords and patterns (on accent-folded text)."""
         parts = []
         for kw in self.keywords:
-            words = _fold(kw.strip()).split()
+            words = fold(kw.strip()).split()
             body = r"\s+".join(re.escape(w.rstrip("*")) for w in words)
             parts.append(body + (r"\w*" if kw.strip().endswith("*") else "") + r"(?!\w)")
         alternatives = [rf"(?<!\w)(?:{'|'.join(parts)})"] if parts else []
@@ -137,7 +137,7 @@ def code_themes(comments: pd.DataFrame, *, codebook: Codebook) -> pd.DataFrame:
     for rid, text in zip(comments["response_id"], comments["text"], strict=True):
         if not isinstance(text, str):
             continue
-        folded = _fold(text)
+        folded = fold(text)
         for theme in codebook.themes:
             m = theme.regex.search(folded)
             if m:

@@ -6,11 +6,14 @@ problem it finds:
 - **personal data** in any visible text (HTML: text outside ``<script>`` and ``<style>``,
   plus ``alt``, ``title`` and ``aria-label`` attributes, with ``data:`` URIs and base64 runs
   removed; Word: paragraphs, tables, headers, footers, the document title and image
-  descriptions): an email address or a phone number (the same patterns the ingest scrubber
-  removes, :mod:`evalkit.privacy`), a pseudonymous participant id (``P-`` and eight
-  hexadecimal digits), or a name from the project's names file (matched as the scrubber
+  descriptions): whatever the ingest and quote scrubber removes, found by the same detectors
+  (:class:`evalkit.privacy.Scrubber`): an email address (spelled-out, full-width and
+  URL-encoded forms too), a phone number of any region, a national id, a date of birth, a
+  street address, a pseudonymous participant id (``P-`` and 16 lower-case or 8 upper-case
+  hexadecimal digits), a name from the project's names file (matched as the scrubber
   matches it: whole names and each part of one, ignoring case and accents; names that are
-  also common words only when capitalized);
+  also common words only when capitalized) or a person's name found with the name lexicon.
+  The check fails closed: an error while looking is a finding too;
 - **small cells** in tables: in every column the table declares as a count (the marker
   :func:`evalkit.reporting.markdown_table` writes for ``counts=``: a ``<div
   class="evalkit-counts">`` in HTML, a bookmark in Word) and every column whose header is
@@ -39,7 +42,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from evalkit.errors import RenderError
-from evalkit.privacy import _EMAIL, _PHONE, NAME, Scrubber
+from evalkit.privacy import DEFAULT_REGION, KINDS, Scrubber
 
 __all__ = ["COUNT_HEADERS", "Finding", "ScanRules", "check_outputs", "is_count_header",
            "scan_file", "scan_text_chunks"]
@@ -59,14 +62,18 @@ _DECLARED = re.compile(r"^evk\d+_c((?:\d+_?)*)$")
 #: Header prefixes of count columns (``Seen at baseline``).
 COUNT_HEADER_PREFIXES = ("n ", "Seen at ")
 
-_PARTICIPANT_ID = re.compile(r"(?<![\w-])P-[0-9A-F]{8}(?![\w-])")
+#: What each kind of personal data is called in a finding.
+PERSONAL_KINDS = {"email": "email address", "phone": "phone number",
+                  "participant_id": "participant id", "national_id": "national id",
+                  "date_of_birth": "date of birth", "address": "street address",
+                  "name": "name"}
 _DATA_URI = re.compile(r"data:[\w/+.-]+(?:;[\w=.-]+)*,[^\s\"')]*")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]{120,}={0,2}")
 _NUMBER = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?=$|\s|\()")
 _BLOCK_TAGS = frozenset("""
 address article aside blockquote body br caption dd details dialog div dl dt fieldset
 figcaption figure footer form h1 h2 h3 h4 h5 h6 head header hr html li main nav ol p pre
-section summary table tbody td tfoot th thead title tr ul text svg g desc
+section summary table tbody td tfoot th thead title tr ul text svg g desc td th
 """.split())
 _SKIP_TAGS = frozenset({"script", "style", "template"})
 _ATTRIBUTES = ("alt", "title", "aria-label")
@@ -106,11 +113,20 @@ class ScanRules:
         People's names (participants, staff) that must not appear.
     names_source
         Where the names came from, quoted in messages instead of the name itself.
+    region
+        Default region of phone numbers written without a country code.
+    single_given_names
+        Also count a lexicon given name standing alone ("Ask Rosa") as a name. Off by
+        default: quotes have had such names scrubbed already, and report prose and
+        configured names use them for places and organisations; full names ("Rosa
+        Delgado"), titled names ("Dr Delgado") and listed names are always found.
     """
 
     threshold: int = 11
     names: tuple[str, ...] = ()
     names_source: str = "the names file"
+    region: str = DEFAULT_REGION
+    single_given_names: bool = False
     _scrubber: Scrubber | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -120,17 +136,20 @@ class ScanRules:
                               f"{self.threshold!r}")
         names = tuple(n for n in self.names if isinstance(n, str) and n.strip())
         object.__setattr__(self, "names", names)
-        object.__setattr__(self, "_scrubber", Scrubber(names) if names else None)
+        kinds = tuple(k for k in KINDS if k in PERSONAL_KINDS)
+        object.__setattr__(self, "_scrubber", Scrubber(
+            names, region=self.region, kinds=kinds, single_names=self.single_given_names))
 
     def digest_parts(self) -> dict[str, object]:
         """The rules as plain data, for the render cache (names hashed, never stored)."""
         import hashlib
 
         names = hashlib.sha256("\n".join(self.names).encode("utf-8")).hexdigest()
-        return {"threshold": self.threshold, "names": names, "scan": _SCAN_VERSION}
+        return {"threshold": self.threshold, "names": names, "region": self.region,
+                "single_given_names": self.single_given_names, "scan": _SCAN_VERSION}
 
 
-_SCAN_VERSION = 1
+_SCAN_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -140,8 +159,9 @@ class Finding:
     Attributes
     ----------
     kind
-        ``"small cell"``, ``"email address"``, ``"phone number"``, ``"participant id"`` or
-        ``"name"``.
+        ``"small cell"``, ``"email address"``, ``"phone number"``, ``"participant id"``,
+        ``"national id"``, ``"date of birth"``, ``"street address"``, ``"name"`` or
+        ``"scan error"`` (the personal-data check itself failed: the file is not published).
     where
         Where a reader sees it (table caption and column, or the section heading).
     detail
@@ -177,26 +197,38 @@ def scan_text_chunks(chunks: Iterable[str], rules: ScanRules, where: str = "the 
     ['name (line 1 of names.txt) in the text', 'phone number 55… in the text']
     """
     out: list[Finding] = []
+    scrubber = rules._scrubber or Scrubber(rules.names, region=rules.region)
     for chunk in chunks:
         text = _clean(chunk)
         if not text.strip():
             continue
-        for match in _EMAIL.finditer(text):
-            out.append(Finding("email address", where, _mask(match.group(0))))
-        for match in _PHONE.finditer(text):
-            out.append(Finding("phone number", where, _mask(match.group(0))))
-        for match in _PARTICIPANT_ID.finditer(text):
-            out.append(Finding("participant id", where, _mask(match.group(0), 4)))
-        if rules._scrubber is not None and rules._scrubber(text).count(NAME) > text.count(NAME):
-            out.append(Finding("name", where, f"({_which_name(text, rules)})"))
+        try:
+            spans = scrubber.find(text)
+        except Exception as exc:  # fail closed: what could not be checked is not published
+            out.append(Finding("scan error", where,
+                               f"(the personal-data check failed: {type(exc).__name__})"))
+            continue
+        named = False
+        for span in spans:
+            kind = PERSONAL_KINDS.get(span.kind)
+            if kind is None:
+                continue
+            if kind != "name":
+                keep = 4 if span.kind == "participant_id" else 2
+                out.append(Finding(kind, where, _mask(span.text, keep)))
+            elif not named:
+                named = True
+                out.append(Finding("name", where, f"({_which_name(text, rules)})"))
     return out
 
 
 def _which_name(text: str, rules: ScanRules) -> str:
     for line, name in enumerate(rules.names, start=1):
-        if Scrubber((name,))(text).count(NAME) > text.count(NAME):
+        if Scrubber((name,), lexicon=False, kinds=("name",)).find(text):
             return f"line {line} of {rules.names_source}"
-    return f"from {rules.names_source}"
+    if rules.names:
+        return f"not in {rules.names_source}: found by the name lexicon"
+    return "found by the name lexicon"
 
 
 def _small_cells(caption: str, headers: Sequence[str], rows: Sequence[Sequence[str]],

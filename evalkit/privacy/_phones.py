@@ -1,0 +1,79 @@
+"""Phone numbers through Google's libphonenumber (the ``phonenumbers`` package).
+
+A number is found when ``phonenumbers`` finds it possible in the project's default region
+(``privacy.default_region``, US unless set), valid in one of :data:`PHONE_REGIONS`, or
+written internationally (``+44 ...``, ``0044 ...``). A few layouts that people use to get
+past filters are caught by pattern as well: digits spaced one by one, US numbers in
+fictional 555 ranges (which ``phonenumbers`` calls impossible) and seven-digit local numbers.
+"""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+from phonenumbers import Leniency, PhoneNumberMatcher
+
+from evalkit.privacy._text import DASH
+
+Hit = tuple[int, int, str]
+
+DEFAULT_REGION = "US"
+#: Regions whose national formats are recognised besides the default region (a number must
+#: be valid there, not merely possible).
+PHONE_REGIONS = ("GB", "CA", "MX", "FR", "DE", "ES", "IT", "NL", "IE", "IN", "BR", "AU", "NZ",
+                 "ZA", "NG", "KE", "PH", "PK", "CN", "JP", "KR", "VN", "SO", "ET", "HT", "SV",
+                 "GT", "HN", "CO", "PE", "AR", "CL")
+
+_SEP = f"[\\s.{DASH}]*"
+_US = re.compile(
+    rf"(?<![\w+])(?:"
+    rf"\+\d{{1,3}}{_SEP}(?:\(\d{{1,4}}\){_SEP})?\d{{1,4}}(?:{_SEP}\d{{2,4}}){{1,4}}"
+    rf"|(?:1{_SEP})?(?:\(\d{{3}}\)|\d{{3}}){_SEP}\d{{3}}{_SEP}\d{{4}}"
+    rf"|\d{{3}}[.{DASH}]\d{{4}}"
+    rf")(?:\s*(?:x|ext\.?|extension)\s*\d{{1,5}})?(?!\w)",
+    re.IGNORECASE)
+_SPACED = re.compile(rf"(?<![\w+])\+?(?:\d[\s.{DASH}/]){{8,14}}\d(?!\w)")
+_EXT = re.compile(r"\s*(?:x|ext\.?|extension)\s*\d{1,5}(?!\w)", re.IGNORECASE)
+_DIGITS = re.compile(r"\d")
+_YEARS = re.compile(rf"^\(?(?:19|20)\d{{2}}\)?\s*[{DASH}/to\s]+\s*\(?(?:19|20)?\d{{2}}\)?$")
+_DATE_LIKE = re.compile(rf"^\d{{1,4}}[/.{DASH}]\d{{1,2}}[/.{DASH}]\d{{1,4}}$")
+_NUMBER_LIKE = re.compile(r"^\$?\d{1,3}(?:,\d{3})+(?:\.\d+)?$|^\d+\.\d+$")
+
+
+def _plausible(raw: str) -> bool:
+    raw = raw.strip()
+    return not (_YEARS.match(raw) or _DATE_LIKE.match(raw) or _NUMBER_LIKE.match(raw))
+
+
+def find_phones(text: str, *, region: str = DEFAULT_REGION) -> list[Hit]:
+    """Phone numbers in ``text`` (folded), any region; ``region`` is the default region."""
+    if len(_DIGITS.findall(text)) < 7:
+        return []
+    out: list[Hit] = []
+    region = region.upper()
+    for where in (region, *(r for r in PHONE_REGIONS if r != region)):
+        leniency = Leniency.POSSIBLE if where == region else Leniency.VALID
+        for found in PhoneNumberMatcher(text, where, leniency=leniency):
+            if _plausible(found.raw_string):
+                ext = _EXT.match(text, found.end)
+                out.append((found.start, ext.end() if ext else found.end, "phone"))
+    for m in _US.finditer(text):
+        if _plausible(m.group(0)):
+            out.append((m.start(), m.end(), "phone"))
+    for m in _SPACED.finditer(text):
+        digits = "".join(_DIGITS.findall(m.group(0)))
+        if _plausible(m.group(0)) and _possible_anywhere(digits, region):
+            out.append((m.start(), m.end(), "phone"))
+    return out
+
+
+def _possible_anywhere(digits: str, region: str) -> bool:
+    for where in (region, *PHONE_REGIONS):
+        try:
+            number = phonenumbers.parse(digits, where)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_possible_number(number):
+            return True
+    return False
