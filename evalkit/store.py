@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -177,7 +178,9 @@ def _connect(path: Path, *, read_only: bool, wait: float) -> duckdb.DuckDBPyConn
     deadline = time.monotonic() + max(wait, 0.0)
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only)
+            con.execute("SET enable_progress_bar = false")  # never bars on a user's terminal
+            return con
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise IngestError(f"{path}: cannot open the store ({str(exc).splitlines()[0]})"
@@ -355,12 +358,13 @@ class _Prepared:
 
 def _prepare(batch: Batch, personal: Mapping[str, frozenset[str]]) -> _Prepared:
     b = batch.normalized()
-    _check_references(b)
-    answers, dropped = _drop_personal(b.answers, b.responses, personal)
+    codes = _check_references(b)
+    answers, kept, dropped = _drop_personal(b.answers, b.responses, personal, codes)
     # Contact details typed into free text never reach the store either.
     answers, scrubbed = _scrub_contact_details(answers)
     responses = b.responses.copy()
-    responses["fingerprint"] = _fingerprints(responses, answers).to_numpy()
+    responses["fingerprint"] = _fingerprints(responses, answers,
+                                             codes.subset(kept)).to_numpy()
     return _Prepared(b, responses, answers, dropped, scrubbed, _digest(b, responses))
 
 
@@ -374,7 +378,8 @@ def content_hash(batch: Batch, personal_items: Mapping[str, frozenset[str]] | No
     return _prepare(batch, personal_items or {}).digest
 
 
-def _fingerprints(responses: pd.DataFrame, answers: pd.DataFrame) -> pd.Series:
+def _fingerprints(responses: pd.DataFrame, answers: pd.DataFrame, codes: _Codes | None = None
+                  ) -> pd.Series:
     """One hash per response over its metadata and all its answers.
 
     Each response's text is its metadata joined by ``|``, ``#``, then its answers in item
@@ -386,9 +391,12 @@ def _fingerprints(responses: pd.DataFrame, answers: pd.DataFrame) -> pd.Series:
     ids = responses["response_id"].to_numpy(dtype=object)
     per = np.full(len(ids), "", dtype=object)
     if len(answers):
-        where = pd.Index(ids).get_indexer(answers["response_id"].to_numpy(dtype=object))
-        item_codes, item_uniques = pd.factorize(answers["item"].to_numpy(dtype=object),
-                                                sort=True)
+        if codes is None:
+            where = pd.Index(ids).get_indexer(answers["response_id"].to_numpy(dtype=object))
+            item_codes, item_uniques = pd.factorize(answers["item"].to_numpy(dtype=object),
+                                                    sort=True)
+        else:
+            where, item_codes, item_uniques = codes.where, codes.item_codes, codes.items
         order = np.lexsort((item_codes, where))
         values = answers["value"].to_numpy(dtype=float)
         uniq, inverse = np.unique(values, return_inverse=True)
@@ -414,20 +422,27 @@ def _fingerprints(responses: pd.DataFrame, answers: pd.DataFrame) -> pd.Series:
 
 
 def _drop_personal(answers: pd.DataFrame, responses: pd.DataFrame,
-                   personal: Mapping[str, frozenset[str]]) -> tuple[pd.DataFrame, int]:
+                   personal: Mapping[str, frozenset[str]], codes: _Codes
+                   ) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """Answers without personal items, the mask of rows kept, and how many were dropped."""
+    keep = np.ones(len(answers), dtype=bool)
     if not personal or not any(personal.values()) or not len(answers):
-        return answers, 0
-    where = pd.Index(responses["response_id"].to_numpy(dtype=object)).get_indexer(
-        answers["response_id"].to_numpy(dtype=object))
-    inst = pd.Series(responses["instrument"].to_numpy(dtype=object)[where], index=answers.index)
-    base_item = answers["item"].str.replace(r"\[.*\]$", "", regex=True)
+        return answers, keep, 0
+    bases = [re.sub(r"\[.*\]$", "", str(i)) for i in codes.items]
+    flagged = {k for k, b in enumerate(bases) if any(b in v for v in personal.values())}
+    if not flagged:
+        return answers, keep, 0
+    candidates = np.isin(codes.item_codes, sorted(flagged))
+    inst = responses["instrument"].to_numpy(dtype=object)[codes.where[candidates]]
+    item_base = np.asarray(bases, dtype=object)[codes.item_codes[candidates]]
+    hit = np.array([b in personal.get(i, frozenset()) for i, b in zip(inst, item_base,
+                                                                         strict=True)],
+                   dtype=bool)
     drop = np.zeros(len(answers), dtype=bool)
-    for instrument, items in personal.items():
-        if items:
-            drop |= ((inst == instrument) & base_item.isin(sorted(items))).to_numpy(dtype=bool)
+    drop[np.flatnonzero(candidates)[hit]] = True
     if not drop.any():
-        return answers, 0
-    return answers[~drop].reset_index(drop=True), int(drop.sum())
+        return answers, keep, 0
+    return answers[~drop].reset_index(drop=True), ~drop, int(drop.sum())
 
 
 def _scrub_contact_details(answers: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -456,7 +471,19 @@ def _isin(values: pd.Series, among: pd.Series) -> np.ndarray:
         values.to_numpy(dtype=object)) >= 0)
 
 
-def _check_references(b: Batch) -> None:
+@dataclass(frozen=True)
+class _Codes:
+    """Answers as integer codes: the row of their response, and their item (sorted)."""
+
+    where: np.ndarray
+    item_codes: np.ndarray
+    items: np.ndarray
+
+    def subset(self, keep: np.ndarray) -> _Codes:
+        return _Codes(self.where[keep], self.item_codes[keep], self.items)
+
+
+def _check_references(b: Batch) -> _Codes:
     ids = b.responses["response_id"].to_numpy(dtype=object)
     dup = pd.Series(ids).duplicated().to_numpy()
     if dup.any():
@@ -465,9 +492,16 @@ def _check_references(b: Batch) -> None:
             f"table 'responses': row {row}: response_id "
             f"{b.responses['response_id'].iloc[row]!r} appears more than once"
         )
-    rid_codes = pd.factorize(b.answers["response_id"].to_numpy(dtype=object))[0]
-    item_codes, items = pd.factorize(b.answers["item"].to_numpy(dtype=object))
-    dup = pd.Series(rid_codes.astype(np.int64) * max(len(items), 1) + item_codes
+    where = pd.Index(ids).get_indexer(b.answers["response_id"].to_numpy(dtype=object))
+    orphan = where < 0
+    if orphan.any():
+        row = int(orphan.nonzero()[0][0])
+        raise IngestError(
+            f"table 'answers': row {row}: response_id {b.answers['response_id'].iloc[row]!r} "
+            "is not in this batch's responses"
+        )
+    item_codes, items = pd.factorize(b.answers["item"].to_numpy(dtype=object), sort=True)
+    dup = pd.Series(where.astype(np.int64) * max(len(items), 1) + item_codes
                     ).duplicated().to_numpy()
     if dup.any():
         row = int(dup.nonzero()[0][0])
@@ -475,13 +509,7 @@ def _check_references(b: Batch) -> None:
             f"table 'answers': row {row}: item {b.answers['item'].iloc[row]!r} answered twice "
             f"in response {b.answers['response_id'].iloc[row]!r}"
         )
-    orphan = ~_isin(b.answers["response_id"], b.responses["response_id"])
-    if orphan.any():
-        row = int(orphan.nonzero()[0][0])
-        raise IngestError(
-            f"table 'answers': row {row}: response_id {b.answers['response_id'].iloc[row]!r} "
-            "is not in this batch's responses"
-        )
+    return _Codes(where, item_codes, np.asarray(items, dtype=object))
 
 
 def _upsert_reference_tables(con: duckdb.DuckDBPyConnection, b: Batch) -> None:

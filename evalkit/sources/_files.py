@@ -196,9 +196,8 @@ class _Cells:
     def __getitem__(self, name: str) -> np.ndarray:
         if name not in self._cache:
             s = self.frame.iloc[:, self.pos[name]]
-            s = s.astype(object).where(s.notna(), "")
-            self._cache[name] = np.array([v if isinstance(v, str) else str(v) for v in s],
-                                         dtype=object)
+            s = s.astype(object).where(s.notna(), "").astype(str)
+            self._cache[name] = s.to_numpy(dtype=object)
         return self._cache[name]
 
 
@@ -492,24 +491,31 @@ def _ambiguous(keys: _Keys, rows: np.ndarray, stored: pd.DataFrame, column: str 
     series = pd.Series(keys.linkage).where(anon)
     repeated = anon & series.duplicated(keep=False).to_numpy()
     in_store = set(stored.loc[stored["match"] == "respondent", "respondent_id"])
-    from_store = anon & np.isin(keys.respondents, list(in_store)) if in_store else \
-        np.zeros(len(anon), dtype=bool)
+    from_store = (anon & np.isin(keys.respondents, list(in_store)) if in_store
+                  else np.zeros(len(anon), dtype=bool))
     flagged = repeated | from_store
+    if not flagged.any():
+        return flagged, []
+    idx = np.flatnonzero(flagged)
+    groups = pd.Series(rows[idx]).groupby(keys.linkage[idx]).agg(list).to_dict()
     warnings = []
-    where = pd.Series(rows).groupby(series.where(flagged)).agg(list).to_dict()
-    for i in np.flatnonzero(flagged):
-        others = [str(r) for r in where.get(keys.linkage[i], []) if r != rows[i]]
+    for i in idx:
+        code = keys.linkage[i]
+        others = [str(r) for r in groups[code] if r != rows[i]]
         said = []
         if others:
-            said.append(f"rows {', '.join(others)} of this file")
+            shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more"
+                                             if len(others) > 5 else "")
+            said.append(f"row{'s' if len(others) > 1 else ''} {shown} of this file")
         if from_store[i]:
             said.append("a response already stored")
-        warnings.append(_problem(int(rows[i]), column or "", _short(str(values[i]))
-                                 if values is not None else "", "ambiguous",
-                                 f"self-generated code {keys.linkage[i]!r} is also used by "
-                                 f"{' and '.join(said)} in this wave: two people can share "
-                                 "a code, so this response is stored unlinked (no "
-                                 "respondent id)"))
+        warnings.append({"row": int(rows[i]), "column": column or "",
+                         "value": _short(str(values[i])) if values is not None else "",
+                         "rule": "ambiguous",
+                         "message": f"self-generated code {code!r} is also used by "
+                                    f"{' and '.join(said)} in this wave: two people can "
+                                    "share a code, so this response is stored unlinked "
+                                    "(no respondent id)"})
     return flagged, warnings
 
 
