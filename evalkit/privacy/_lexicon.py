@@ -31,6 +31,13 @@ naveen ngozi nguyen nia nkechi olga oluwaseun omar priya rahul ravi rashid sanja
 siddharth sina sunita tariq thi tran vikram wei xiomara yasmin yusuf zainab zanele ximena
 """.split()
 
+#: Given names that the word list also holds as rare words ("maria", "john"): names first.
+NAMES_NOT_WORDS = """
+aline barney beryl billy bobby bonnie brad carol chad colleen curt deb derrick dirk dolly
+dotty eddy ester garret harry hector homer jarred jasper jimmy john josh julienne ken maria
+martin matt meg mickey mike peter phoebe rick sally sonny tom tony victor waldo
+""".split()
+
 
 def _read(name: str) -> frozenset[str]:
     text = resources.files("evalkit.privacy").joinpath("data", name).read_text("utf-8")
@@ -59,7 +66,7 @@ def surnames() -> frozenset[str]:
 def build(names_dir: Path, words_file: Path, out_dir: Path) -> None:
     """Write the three lexicon files from the census files and an English word list."""
     words = {w.strip() for w in words_file.read_text("utf-8").splitlines()
-             if w.strip() and w.strip().islower() and "'" not in w}
+             if w.strip() and w.strip().islower() and "'" not in w} - set(NAMES_NOT_WORDS)
 
     def column(path: Path) -> list[str]:
         return [line.split()[0].lower() for line in path.read_text("ascii").splitlines()

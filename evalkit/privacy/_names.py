@@ -71,12 +71,14 @@ gardens garden hills hill creek springs spring falls island islands bay coast
 """.split())
 
 #: Capitalised words that are given names in the lexicon but rarely a person in a comment.
-NOT_NAMES = frozenset("""
+_NEVER_NAMES = frozenset("""
 monday tuesday wednesday thursday friday saturday sunday january february march april may
 june july august september october november december christmas easter thanksgiving
 english spanish french german chinese arabic somali vietnamese korean russian portuguese
 hindi urdu tagalog haitian creole american mexican african asian latino latina hispanic
 christian muslim catholic jesus god lord allah christ mary's
+""".split())
+NOT_NAMES = _NEVER_NAMES | frozenset("""
 alabama alaska arizona arkansas california colorado carolina dakota delaware florida
 georgia hawaii idaho illinois indiana iowa kansas kentucky louisiana maine maryland
 massachusetts michigan minnesota mississippi missouri montana nebraska nevada hampshire
@@ -187,7 +189,7 @@ def find_lexicon_names(text: str, *, single: bool = True) -> list[Hit]:
                 continue
             given, given_word = _given(word), _given_word(word)
             if (given or given_word) and nxt and _is_cap(nxt) and (
-                    _surname(nxt) or _INITIAL.fullmatch(nxt)) and _key(nxt) not in NOT_NAMES:
+                    _surname(nxt) or _INITIAL.fullmatch(nxt)) and _key(nxt) not in _NEVER_NAMES:
                 j = i + 1
                 while j + 1 < len(run) and (_surname(words[j + 1]) or
                                             keys[j] in _PARTICLES) and _is_cap(words[j + 1]):

@@ -80,7 +80,7 @@ NATIONAL_ID_PATTERNS: Mapping[str, str] = {
                r"(?:\s+(?:number|no\.?|#|id))?\s*(?:is|was|:|#|=)?\s*"
                r"(?P<v>(?=[a-z]{0,3}\d)[a-z0-9][a-z0-9 .\-]{4,18}[a-z0-9])\b",
     # UK National Insurance number (QQ 12 34 56 C is the Government's own example)
-    "uk_nino": r"\b[a-ceghj-pr-tw-z][a-ceghj-npr-z]\s?\d{2}\s?\d{2}\s?\d{2}\s?[a-d]\b",
+    "uk_nino": r"\b[a-z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[a-d]\b",
     # Brazilian CPF, Indian Aadhaar, French NIR (social security), Canadian SIN
     "br_cpf": r"(?<![\d.])\d{3}\.\d{3}\.\d{3}-\d{2}(?![\d.])",
     "in_aadhaar": r"(?<!\d)[2-9]\d{3}[ -]\d{4}[ -]\d{4}(?![\d-])",
