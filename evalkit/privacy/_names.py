@@ -37,7 +37,7 @@ cook crystal daisy dale dawn dean don dot drew earl faith fern ford frank gene g
 grace green guy hazel heather holly honor hope hunter iris ivy jack jay jewel joy june
 king lane lily long mark mason may miles miller penny pat patience pearl price rich river
 robin rock rose ruby rusty sandy skip sky star stone storm summer sunny sue tad terry
-victory violet wade ward will wren young
+victory violet wade ward will wren young jan mac
 """.split())
 _MONTHS = frozenset({"april", "may", "june", "august"})
 _PARTICLES = frozenset({"de", "del", "della", "la", "le", "los", "las", "da", "das", "do",
@@ -76,7 +76,7 @@ monday tuesday wednesday thursday friday saturday sunday january february march 
 june july august september october november december christmas easter thanksgiving
 english spanish french german chinese arabic somali vietnamese korean russian portuguese
 hindi urdu tagalog haitian creole american mexican african asian latino latina hispanic
-christian muslim catholic jesus god lord allah christ mary's
+christian muslim catholic jesus god lord allah christ mary's nan
 """.split())
 NOT_NAMES = _NEVER_NAMES | frozenset("""
 alabama alaska arizona arkansas california colorado carolina dakota delaware florida

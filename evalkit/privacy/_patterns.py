@@ -39,9 +39,25 @@ _EMAILS = [
 ]
 
 
+_KNOWN_TLD = re.compile(rf"(?:{_TLDS})$", re.IGNORECASE)
+
+
 def find_emails(text: str) -> list[Hit]:
-    """Email addresses, including spelled-out, full-width and URL-encoded forms."""
-    return [(m.start(), m.end(), "email") for p in _EMAILS for m in p.finditer(text)]
+    """Email addresses, including spelled-out, full-width and URL-encoded forms.
+
+    An address written with spaces (``ruth.k @ gmail . com``) must end in a known
+    top-level domain, so ``legacy @asyncio.coroutine`` is not one.
+    """
+    out: list[Hit] = []
+    for pattern in _EMAILS:
+        for m in pattern.finditer(text):
+            found = m.group(0)
+            tail = re.split(r"\W+", found.rstrip())[-1]
+            if any(c.isspace() for c in found) and not (
+                    _KNOWN_TLD.match(tail) or re.search(_PROVIDERS, tail, re.IGNORECASE)):
+                continue
+            out.append((m.start(), m.end(), "email"))
+    return out
 
 
 # --------------------------------------------------------------------------- evalkit ids

@@ -39,11 +39,15 @@ _DIGITS = re.compile(r"\d")
 _YEARS = re.compile(rf"^\(?(?:19|20)\d{{2}}\)?\s*[{DASH}/to\s]+\s*\(?(?:19|20)?\d{{2}}\)?$")
 _DATE_LIKE = re.compile(rf"^\d{{1,4}}[/.{DASH}]\d{{1,2}}[/.{DASH}]\d{{1,4}}$")
 _NUMBER_LIKE = re.compile(r"^\$?\d{1,3}(?:,\d{3})+(?:\.\d+)?$|^\d+\.\d+$")
+# "100-107", "80000-13": a range of two numbers, unless it is a 3-4 local number
+_RANGE = re.compile(rf"^(?!\d{{3}}[{DASH}.]\d{{4}}$)\d{{1,5}}\s*[{DASH}]\s*\d{{1,5}}$")
+_VERSION = re.compile(r"\b\d{1,2}\.\d{1,2}\.\d{1,2}\b")
 
 
 def _plausible(raw: str) -> bool:
     raw = raw.strip()
-    return not (_YEARS.match(raw) or _DATE_LIKE.match(raw) or _NUMBER_LIKE.match(raw))
+    return not (_YEARS.match(raw) or _DATE_LIKE.match(raw) or _NUMBER_LIKE.match(raw)
+                or _RANGE.match(raw) or _VERSION.search(raw))
 
 
 def find_phones(text: str, *, region: str = DEFAULT_REGION) -> list[Hit]:

@@ -7,7 +7,6 @@ held-apart half pool B, so no frame or value of the held-apart half was seen whi
 import json
 import random
 import re
-
 from pathlib import Path
 
 OUT = Path(__file__).with_name("labelled_comments.jsonl")
