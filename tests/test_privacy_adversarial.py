@@ -203,6 +203,27 @@ def test_ordinary_sentences_are_not_flagged(tmp_path, text):
         assert path.exists()
 
 
+@pytest.mark.parametrize("link", ['<a href="mailto:jane%40example.org">write</a>',
+                                  '<a href="tel:+442079460958">call</a>'])
+def test_link_targets_are_scanned(tmp_path, link):
+    page = tmp_path / "r.html"
+    page.write_text(f"<html><body><h1>Contact</h1><p>Please {link} us.</p></body></html>")
+    with pytest.raises(RenderError, match="not safe to publish"):
+        check_outputs([page], ScanRules())
+
+
+def test_quotes_go_through_the_default_detectors_whatever_scrubber_is_given():
+    from evalkit.feedback import load_codebook, select_quotes
+    from tests.conftest import ROOT
+
+    comments = pd.DataFrame({"response_id": ["a"], "site_id": ["S01"], "wave": ["baseline"],
+                             "text": ["Waited weeks for a call back, ring 020 7946 0958 now."]})
+    codes = pd.DataFrame({"response_id": ["a"], "theme": ["waiting"]})
+    quotes = select_quotes(comments, codes, codebook=load_codebook(
+        ROOT / "analyses" / "themes.yml"), scrubber=lambda text: text)
+    assert quotes["quote"].tolist() == ["Waited weeks for a call back, ring [phone] now."] * 2
+
+
 def test_the_scan_fails_closed_when_a_detector_breaks(monkeypatch):
     def broken(self, text):
         raise RuntimeError("boom")

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from evalkit._yaml import load_model
 from evalkit.errors import AnalysisError
-from evalkit.privacy import MARKERS, fold
+from evalkit.privacy import MARKERS, Scrubber, fold
 
 NO_THEME = "no_theme"
 SUMMARY_COLUMNS = ["level", "site_id", "modality", "wave", "theme", "label", "n_comments",
@@ -212,7 +212,9 @@ def select_quotes(comments: pd.DataFrame, codes: pd.DataFrame, *, codebook: Code
     Quotes are chosen deterministically: comments coded with fewer themes first (they say
     one thing clearly), then those that needed no scrubbing, then those closest to 100
     characters; repeated texts are shown once. Every quote is passed through ``scrubber``
-    before it is returned, and only the scrubbed text is kept.
+    before it is returned, and only the scrubbed text is kept; a ``scrubber`` that is not a
+    :class:`~evalkit.privacy.Scrubber` is followed by the default one, so every quote has
+    been through the same detectors as the publish scan.
 
     Parameters
     ----------
@@ -240,7 +242,7 @@ def select_quotes(comments: pd.DataFrame, codes: pd.DataFrame, *, codebook: Code
     labels = codebook.labels()
     c = comments[["response_id", "site_id", "wave", "text"]].copy()
     c = c[c["text"].map(lambda t: isinstance(t, str))]
-    c["quote"] = c["text"].map(scrubber)
+    c["quote"] = c["text"].map(_scrub_twice(scrubber))
     c["scrubbed"] = [any(mk in q for mk in MARKERS) for q in c["quote"]]
     n_themes = codes[codes["theme"].isin(codebook.ids)].groupby("response_id").size()
     c["n_themes"] = c["response_id"].map(n_themes).fillna(0).astype(int)
@@ -264,6 +266,13 @@ def select_quotes(comments: pd.DataFrame, codes: pd.DataFrame, *, codebook: Code
     out = pd.DataFrame(rows, columns=QUOTE_COLUMNS)
     out["rank"] = out["rank"].astype(np.int64)
     return out
+
+
+def _scrub_twice(scrubber: Callable[[str], str]) -> Callable[[str], str]:
+    if isinstance(scrubber, Scrubber):
+        return scrubber
+    default = Scrubber()
+    return lambda text: default(scrubber(text))
 
 
 AGREEMENT_COLUMNS = ["theme", "label", "n_reference", "n_suggested", "true_positive",

@@ -40,6 +40,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote
 
 from evalkit.errors import RenderError
 from evalkit.privacy import DEFAULT_REGION, KINDS, Scrubber
@@ -77,6 +78,7 @@ section summary table tbody td tfoot th thead title tr ul text svg g desc td th
 """.split())
 _SKIP_TAGS = frozenset({"script", "style", "template"})
 _ATTRIBUTES = ("alt", "title", "aria-label")
+_LINKS = ("mailto:", "tel:", "sms:", "callto:")
 
 
 def is_count_header(header: str) -> bool:
@@ -302,6 +304,9 @@ class _HTMLReader(HTMLParser):
         for name, value in attrs:
             if name in _ATTRIBUTES and value:
                 self.chunks.append((value, self._heading))
+            elif name == "href" and value and value.lower().startswith(_LINKS):
+                # a mailto: or tel: link shows its target on hover and on click
+                self.chunks.append((unquote(value.split(":", 1)[1]), self._heading))
         if tag in _BLOCK_TAGS:
             self._flush()
         if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
