@@ -52,6 +52,8 @@ def find_emails(text: str) -> list[Hit]:
     for pattern in _EMAILS:
         for m in pattern.finditer(text):
             found = m.group(0)
+            if not found[:1].isalnum() and not found[1:2].isalnum():
+                continue  # "`@pytest.mark" is code, not an address
             tail = re.split(r"\W+", found.rstrip())[-1]
             if any(c.isspace() for c in found) and not (
                     _KNOWN_TLD.match(tail) or re.search(_PROVIDERS, tail, re.IGNORECASE)):
