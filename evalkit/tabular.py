@@ -130,17 +130,20 @@ def _decode(raw: bytes, path: Path) -> tuple[str, str]:
             "is not UTF-8, other characters are); save it again as 'CSV UTF-8'")
     from charset_normalizer import from_bytes
 
-    best = from_bytes(raw[:200_000]).best()
-    guess = best.encoding if best is not None else None
-    if guess is None or guess in ("ascii", "utf_8"):
+    matches = list(from_bytes(raw[:200_000]))
+    if matches:
+        least = min(m.chaos for m in matches)
+        calm = [m for m in matches if m.chaos <= least + 0.01]
+        # Short Western text decodes cleanly in many code pages; Excel on Windows writes
+        # cp1252, so it wins whenever it reads the bytes as well as the best guess.
+        if any("cp1252" in m.could_be_from_charset for m in calm):
+            try:
+                return raw.decode("cp1252"), "cp1252"
+            except UnicodeDecodeError:
+                pass
+        guess = calm[0].encoding
+    else:
         guess = "cp1252"
-    if guess in ("latin_1", "iso8859_15", "cp1250", "cp1254", "cp1257", "mac_roman",
-                 "iso8859_2", "iso8859_9", "cp850", "cp437"):
-        # Western single-byte text from Excel on Windows: cp1252 is what Excel writes.
-        try:
-            return raw.decode("cp1252"), "cp1252"
-        except UnicodeDecodeError:
-            pass
     return _strict(raw, guess, path), guess
 
 

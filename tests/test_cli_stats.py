@@ -113,3 +113,18 @@ def test_model_bad_time_order_is_one_line():
     assert result.output.strip() == (
         "error: time level(s) ['midline'] of column 'wave' are not in time_order "
         "['baseline', 'midpoint', 'endline']")
+
+
+def test_rows_are_numbered_as_in_the_file(tmp_path):
+    # A semicolon file from Excel on Windows (cp1252), with a blank line: 'high' is on
+    # line 5 of the file, and the error says so.
+    path = tmp_path / "excel.csv"
+    path.write_bytes("subject;wave;score\r\nZoë;baseline;3\r\n\r\nZoë;endline;4\r\n"
+                     "Ana;baseline;high\r\n".encode("cp1252"))
+    args = list(PREPOST)
+    args[1] = str(path)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"error: {path}: row 5, column 'score': 'high' is not a "
+                                     "number (a label: map labels to codes with --labels "
+                                     "'LABEL=1,...')")

@@ -128,3 +128,100 @@ def test_answers_must_reference_a_response(db):
         answers=[{"response_id": "r2", "item": "Q1", "value": 1.0}])
     with pytest.raises(IngestError, match="r2"):
         ingest(db, bad, source="x")
+
+
+# Fingerprints are computed column-wise now; they must equal the original definition, or
+# every stored response would look "updated" on the next pull.
+def _original_fingerprints(responses: pd.DataFrame, answers: pd.DataFrame) -> pd.Series:
+    import hashlib
+
+    a = answers.sort_values(["response_id", "item"], kind="mergesort")
+    a_text = (a["item"].astype(str) + "="
+              + a["value"].map(lambda v: "" if pd.isna(v) else repr(float(v))) + "|"
+              + a["text"].map(lambda v: "" if v is None or (isinstance(v, float) and pd.isna(v))
+                              else v))
+    per = a_text.groupby(a["response_id"]).agg(";".join)
+    meta = responses[["instrument", "wave", "site_id", "respondent_id", "submitted_at",
+                      "complete"]]
+    meta_text = meta.iloc[:, 0].map(str)
+    for col in meta.columns[1:]:
+        meta_text = meta_text + "|" + meta[col].map(str)
+    joined = meta_text + "#" + responses["response_id"].map(per).astype(object).fillna("")
+    return joined.map(lambda s: hashlib.sha256(s.encode()).hexdigest()[:32])
+
+
+def test_fingerprints_equal_the_original_definition(demo_data):
+    b = demo_data.batch.normalized()
+    fast = store_mod._fingerprints(b.responses, b.answers)
+    assert fast.tolist() == _original_fingerprints(b.responses, b.answers).tolist()
+    odd = Batch.from_records(
+        responses=[{"response_id": "r1", "instrument": "toy", "wave": "w", "site_id": "S",
+                    "respondent_id": None, "submitted_at": None},
+                   {"response_id": "r2", "instrument": "toy", "wave": "w", "site_id": "S",
+                    "respondent_id": "P", "submitted_at": "2026-02-03", "complete": False},
+                   {"response_id": "r3", "instrument": "toy", "wave": "w", "site_id": "S"}],
+        answers=[{"response_id": "r1", "item": "b", "value": -0.0},
+                 {"response_id": "r1", "item": "a[X]", "value": 1e-17},
+                 {"response_id": "r2", "item": "t", "value": None, "text": "é;|="},
+                 {"response_id": "r2", "item": "a", "value": 3.0}]).normalized()
+    assert store_mod._fingerprints(odd.responses, odd.answers).tolist() == \
+        _original_fingerprints(odd.responses, odd.answers).tolist()
+
+
+def _one(rid: str, value: float) -> Batch:
+    return Batch.from_records(
+        responses=[{"response_id": rid, "instrument": "toy", "wave": "baseline",
+                    "site_id": "S1", "respondent_id": "P1"}],
+        answers=[{"response_id": rid, "item": "Q1", "value": value}])
+
+
+def test_the_key_fingerprint_is_kept_and_another_key_refused(db):
+    ingest(db, _one("r1", 1.0), source="a", key_fingerprint="f" * 32)
+    before = _snapshot(db)
+    with pytest.raises(store_mod.KeyMismatchError, match="pre/post matching"):
+        ingest(db, _one("r2", 1.0), source="b", key_fingerprint="0" * 32)
+    with pytest.raises(store_mod.KeyMismatchError):
+        store_mod.check_key(db, "0" * 32)
+    store_mod.check_key(db, "f" * 32)
+    for table, frame in _snapshot(db).items():
+        pd.testing.assert_frame_equal(before[table], frame)
+    assert read_table(db, "SELECT * FROM meta").values.tolist() == [
+        ["id_key_fingerprint", "f" * 32]]
+
+
+def test_conflicts_refuse_names_the_earlier_file(db):
+    ingest(db, _one("r1", 1.0), source="file:sha256:aa", detail={"file": "first.csv"})
+    before = _snapshot(db)
+    with pytest.raises(store_mod.ResponseConflictError,
+                       match=r"1 response\(s\) of this batch \(first 'r1'\) were stored "
+                             r"before from first.csv") as info:
+        ingest(db, _one("r1", 2.0), source="file:sha256:bb", conflicts="refuse")
+    assert info.value.conflicts["file"].tolist() == ["first.csv"]
+    after = _snapshot(db)
+    for table in before:
+        pd.testing.assert_frame_equal(before[table], after[table])
+    assert ingest(db, _one("r1", 2.0), source="file:sha256:bb").updated == 1
+
+
+def test_a_locked_store_is_one_line_and_wait_gives_up(db, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    ingest(db, _one("r1", 1.0), source="a")
+    hold = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; "
+                             "c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+                             "time.sleep(3)", str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert hold.stdout is not None and hold.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        with pytest.raises(store_mod.StoreLockedError) as info:
+            ingest(db, _one("r2", 1.0), source="b", wait=0.5)
+        assert time.monotonic() - started >= 0.5
+        assert str(info.value) == (f"another evalkit process is writing to {db}; wait or "
+                                   "retry (waited 0.5 s)")
+        with pytest.raises(store_mod.StoreLockedError):
+            read_table(db, "SELECT 1")
+    finally:
+        hold.wait()
+    assert len(read_table(db, "SELECT * FROM responses")) == 1

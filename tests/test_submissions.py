@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -203,14 +204,13 @@ CELL = st.one_of(st.sampled_from(["", "1", "2", "3", "4", "0", "10", "11", "2.5"
 
 
 def _oracle(row: dict) -> bool:
-    """Independent statement of the rules for TOY."""
+    """Independent statement of the rules for TOY (codes and numbers in ASCII digits only)."""
     q1, q2, q3 = row["Q1"], row["Q2"], row["Q3"]
-    ok1 = q1 in ("", "1", "2", "3")
-    try:
-        ok2 = q2 == "" or 0 <= float(q2) <= 10
-    except ValueError:
-        ok2 = False
-    ok3 = q3 == "" or q1 == "3"
+    ok1 = q1 == "" or re.fullmatch(r"[123](\.0+)?", q1) is not None
+    ok2 = q2 == "" or (re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", q2, re.ASCII)
+                       is not None and 0 <= float(q2) <= 10)
+    ok3 = q3 == "" or (ok1 and q1 != "" and float(q1) == 3
+                       and not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", q3))
     return ok1 and ok2 and ok3
 
 

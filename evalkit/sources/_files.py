@@ -582,10 +582,11 @@ def submit_file(
         return Submission(file=path, sha256=sha, rows=len(table.frame), ingest=seen,
                           read_as=table.where)
     frame, rows = table.frame, table.lines
-    problems = pd.concat([table.problems.reindex(columns=REPORT_COLUMNS),
-                          validate_submission(frame, instrument, lines=rows)],
-                         ignore_index=True) if len(table.problems) else \
-        validate_submission(frame, instrument, lines=rows)
+    problems = validate_submission(frame, instrument, lines=rows)
+    if len(table.problems):  # the reader's problems first within a row
+        problems = pd.concat([table.problems.reindex(columns=REPORT_COLUMNS), problems],
+                             ignore_index=True).sort_values("row", kind="mergesort",
+                                                            ignore_index=True)
     report_path = Path(report) if report else path.with_name(path.name + ".validation.csv")
     warnings = pd.DataFrame(columns=REPORT_COLUMNS)
     conflicts: list[str] = []
