@@ -290,3 +290,137 @@ def test_evalkit_renders_the_fixture_document_as_quarto_does(tmp_path, fake_quar
     html = done.outputs[0].read_text(encoding="utf-8")
     assert "Parameters seen by the kernel: site <strong>S42</strong>" in html
     assert not list(PROJECT.rglob("exec-counter.txt"))  # ran in the stage, not the source
+
+
+# --------------------------------------------------------------------------- demo, both engines
+
+
+class _Reader:
+    """What a reader sees in a rendered HTML: headings, table cells, figures, captions, alts."""
+
+    def __init__(self, html: str) -> None:
+        from html.parser import HTMLParser
+
+        self.headings: list[str] = []
+        self.cells: list[str] = []
+        self.captions: list[str] = []
+        self.alts: list[str | None] = []
+        stack: list[str] = []
+        texts: dict[str, list[str]] = {}
+        reader = self
+
+        class Parser(HTMLParser):
+            def handle_starttag(self, tag, attrs):
+                if tag == "nav" or (tag in ("header", "div") and ("id", "TOC") in attrs):
+                    stack.append("skip")
+                elif tag == "img":
+                    reader.alts.append(dict(attrs).get("alt"))
+                elif tag in ("h1", "h2", "h3", "h4", "h5", "h6", "td", "th", "figcaption"):
+                    stack.append(tag)
+                    texts[tag] = []
+
+            def handle_endtag(self, tag):
+                if stack and (stack[-1] == tag or (stack[-1] == "skip" and tag == "nav")):
+                    top = stack.pop()
+                    if top == "skip":
+                        return
+                    text = " ".join(" ".join(texts[top]).split())
+                    if top.startswith("h"):
+                        reader.headings.append(text)
+                    elif top == "figcaption":
+                        reader.captions.append(text)
+                    else:
+                        reader.cells.append(text)
+
+            def handle_data(self, data):
+                if stack and stack[-1] != "skip" and "skip" not in stack:
+                    texts[stack[-1]].append(data)
+
+        Parser().feed(html)
+
+
+def _docx_reader(path: Path) -> dict[str, list[str]]:
+    import zipfile
+
+    body = zipfile.ZipFile(path).read("word/document.xml").decode("utf-8")
+    paragraphs = re.findall(r"<w:p\b.*?</w:p>", body, re.S)
+
+    from html import unescape
+
+    def text(xml: str) -> str:
+        return unescape("".join(re.findall(r"<w:t(?: [^>]*)?>([^<]*)</w:t>", xml)))
+
+    styled = [(re.search(r'<w:pStyle w:val="([^"]+)"', p), text(p)) for p in paragraphs]
+    return {
+        "headings": [t for s, t in styled if s and s.group(1).startswith("Heading") and t],
+        "captions": [t for s, t in styled if s and s.group(1) == "ImageCaption"],
+        "cells": [text(c) for c in re.findall(r"<w:tc>.*?</w:tc>", body, re.S)],
+        "descr": [unescape(d) for d in re.findall(r'<wp:docPr[^>]*descr="([^"]*)"', body)],
+    }
+
+
+@pytest.fixture(scope="module")
+def demo_renders(tmp_path_factory):
+    """A demo site report and the cross-site report, each rendered by both engines."""
+    import time
+
+    from typer.testing import CliRunner
+
+    from evalkit.cli import app
+
+    out = tmp_path_factory.mktemp("demo")
+    done = CliRunner().invoke(app, ["demo", "--out", str(out), "--engine", "fallback"])
+    assert done.exit_code == 0, done.output
+    bindir = tmp_path_factory.mktemp("fake-quarto-bin")
+    script = bindir / "quarto"
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{HERE / "fake_quarto.py"}" "$@"\n')
+    script.chmod(0o755)
+    docs = {"site": (out / "reports" / "site.qmd", {"site": "S02"}, "S02: site report"),
+            "cross-site": (out / "reports" / "cross_site.qmd", {}, "Cross-site report")}
+    renders: dict[tuple[str, str], tuple[list[Path], float]] = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+        patch.setenv("FAKE_QUARTO_LOG", str(bindir / "calls.jsonl"))
+        for key, (qmd, params, title) in docs.items():
+            for engine in ("fallback", "quarto"):
+                started = time.monotonic()
+                made = render_document(qmd, output_dir=out / "compare" / engine,
+                                       params={"results_dir": str(out / "results"), **params},
+                                       formats=("html", "docx"), output_stem=key, title=title,
+                                       engine=engine)  # type: ignore[arg-type]
+                assert made.engine == engine
+                renders[key, engine] = (list(made.outputs), time.monotonic() - started)
+    calls = [json.loads(x) for x in (bindir / "calls.jsonl").read_text().splitlines()]
+    seconds = {f"{k}/{e}": round(s, 1) for (k, e), (_, s) in renders.items()}
+    print(f"render seconds (html+docx; the Quarto ones are the stand-in): {seconds}")
+    return renders, calls
+
+
+@pytest.mark.slow
+def test_demo_reports_render_through_the_quarto_stand_in(demo_renders):
+    renders, calls = demo_renders
+    # one Quarto call per document, the fixture-25 transcript, for HTML and Word
+    assert [c["fixture"] for c in calls] == ["25_candidate_all_formats_params_output_dir.json"] * 2
+    for key in ("site", "cross-site"):
+        (html, docx), _ = renders[key, "quarto"]
+        seen = _Reader(html.read_text(encoding="utf-8"))
+        assert seen.alts and all(seen.alts), key  # every figure, each with alt text
+        described = _docx_reader(docx)["descr"]
+        assert len(described) == len(seen.alts) and all(described), key
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", ["site", "cross-site"])
+def test_both_engines_show_a_reader_the_same_report(demo_renders, key):
+    renders = demo_renders[0]
+    (f_html, f_docx), _ = renders[key, "fallback"]
+    (q_html, q_docx), _ = renders[key, "quarto"]
+    fallback, quarto = (_Reader(p.read_text(encoding="utf-8")) for p in (f_html, q_html))
+    assert quarto.headings == fallback.headings and fallback.headings
+    assert quarto.cells == fallback.cells and fallback.cells
+    assert len(quarto.alts) == len(fallback.alts) > 0
+    assert quarto.captions == fallback.captions
+    assert quarto.alts == fallback.alts
+    fd, qd = _docx_reader(f_docx), _docx_reader(q_docx)
+    assert qd == fd
+    assert len(fd["descr"]) == len(fallback.alts) and fd["descr"] == fallback.alts

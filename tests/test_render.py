@@ -167,6 +167,16 @@ def test_fallback_html_loads_nothing_from_outside(rendered):
 
 
 @pytest.mark.slow
+def test_fallback_html_has_a_self_contained_theme_like_quartos(rendered):
+    html = rendered["html"]
+    style = html[html.index("<style>"):]
+    assert 'system-ui, -apple-system, "Segoe UI", Roboto' in style  # no web font
+    assert "max-width: 50rem" in style  # a readable line length
+    assert "border-bottom: 2px solid" in style and "figcaption" in style  # rules, captions
+    assert "url(" not in style and "@import" not in style
+
+
+@pytest.mark.slow
 def test_fallback_writes_nothing_beside_the_document_and_prints_nothing(rendered):
     assert _listing(rendered["source"]) == rendered["before"]
     assert rendered["printed"] == ""

@@ -114,23 +114,53 @@ def __evalkit_setup__(rc, show):
 __evalkit_setup__(__EVALKIT_RC__, __EVALKIT_SHOW__)
 del __evalkit_setup__
 """
+# Close to Quarto's default HTML theme (Bootstrap 5 base): the system sans-serif stack, a
+# centred column of readable width, light table rules, muted captions, callouts with a
+# coloured left rule. Self-contained: no web fonts, nothing fetched.
 _CSS = """\
 <style>
-body { max-width: 60em; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em;
+html { font-size: 17px; -webkit-text-size-adjust: 100%; }
+body { margin: 0 auto; max-width: 50rem; padding: 2rem 1.5rem 4rem; color: #212529;
+  background: #fff; line-height: 1.5;
+  font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", "Noto Sans",
+    "Liberation Sans", Arial, sans-serif; }
+h1, h2, h3, h4, h5, h6 { font-weight: 500; line-height: 1.2; margin: 1.6rem 0 0.6rem; }
+h1.title { font-size: 2.1rem; margin-top: 0.5rem; }
+h2 { font-size: 1.6rem; padding-bottom: 0.3rem; border-bottom: 1px solid #dee2e6; }
+h3 { font-size: 1.3rem; }
+p.subtitle { font-size: 1.25rem; color: #6c757d; margin-top: 0; }
+p.author, p.date { color: #6c757d; margin: 0.2rem 0; }
+a { color: #0d6efd; }
+header#title-block-header { margin-bottom: 1.5rem; }
+nav#TOC { font-size: 0.9rem; border-left: 1px solid #dee2e6; padding-left: 0.8rem;
+  margin: 1rem 0 2rem; }
+nav#TOC ul { list-style: none; padding-left: 0.8rem; margin: 0.2rem 0; }
+nav#TOC > ul { padding-left: 0; }
+nav#TOC a { color: #595959; text-decoration: none; }
+table { border-collapse: collapse; margin: 1rem 0 1.5rem; font-size: 0.9rem;
   font-variant-numeric: tabular-nums; }
-th, td { border: 1px solid #c8c8c8; padding: 0.25em 0.6em; vertical-align: top; }
-thead th, table th { background: #f2f2f2; }
-tbody tr:nth-child(even) { background: #fafafa; }
+th, td { padding: 0.3rem 0.6rem; border: 0; border-bottom: 1px solid #dee2e6;
+  vertical-align: top; text-align: left; }
+thead th, thead td { border-bottom: 2px solid #6c757d; font-weight: 600; }
+tbody tr:last-child td { border-bottom: 1px solid #6c757d; }
+caption, figcaption { color: #6c757d; font-size: 0.9rem; text-align: left;
+  caption-side: top; padding: 0.3rem 0; }
 img { max-width: 100%; height: auto; }
-figure { margin: 1.2em 0; }
-figcaption { font-size: 0.9em; font-style: italic; }
+figure { margin: 1.5rem 0; }
+figcaption { margin-top: 0.4rem; }
+code, pre { font-family: SFMono-Regular, Menlo, Monaco, Consolas, "Liberation Mono",
+  "Courier New", monospace; font-size: 0.875em; }
+pre { background: #f8f9fa; padding: 0.6rem 0.8rem; border-radius: 0.25rem; overflow-x: auto; }
 pre.cell-output-stderr { color: #8a4b00; }
-div[class^="callout"] { border-left: 4px solid #3a7bd5; background: #f4f8fd;
-  padding: 0.4em 1em; margin: 1em 0; }
-div.callout-warning, div.callout-caution { border-left-color: #e0a800; background: #fffaf0; }
-div.callout-important { border-left-color: #c0392b; background: #fdf3f2; }
-div.callout-tip { border-left-color: #2e8b57; background: #f2faf5; }
+blockquote { color: #6c757d; border-left: 3px solid #dee2e6; margin: 1rem 0;
+  padding: 0 1rem; }
+div[class^="callout"] { border: 1px solid #dee2e6; border-left: 5px solid #0d6efd;
+  border-radius: 0.25rem; background: #fff; padding: 0.5rem 1rem; margin: 1.25rem 0; }
+div.callout-warning { border-left-color: #ffc107; }
+div.callout-caution { border-left-color: #fd7e14; }
+div.callout-important { border-left-color: #dc3545; }
+div.callout-tip { border-left-color: #198754; }
+@media print { body { max-width: none; padding: 0; } }
 </style>
 """
 
