@@ -30,6 +30,7 @@ __all__ = [
     "Wave",
     "InstrumentUse",
     "ReportSettings",
+    "PrivacySettings",
     "LimeSurveySettings",
     "ProjectConfig",
     "load_config",
@@ -124,6 +125,37 @@ class LimeSurveySettings(_Strict):
     timeout: float = Field(default=60.0, gt=0)
 
 
+class PrivacySettings(_Strict):
+    """How personal data is recognised in free text: the region of phone numbers written
+    without a country code (ISO 3166 alpha-2) and extra national-id patterns (regular
+    expressions) besides the built-in ones (US SSN, UK NI number, ...)."""
+
+    default_region: str = "US"
+    national_ids: tuple[str, ...] = ()
+
+    @field_validator("default_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        import phonenumbers
+
+        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"expected a two-letter region code such as US, GB or FR; got "
+                             f"{value!r}")
+        return value.upper()
+
+    @field_validator("national_ids")
+    @classmethod
+    def _patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        import re
+
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a regular expression ({exc})") from exc
+        return value
+
+
 class ProjectConfig(_Strict):
     """A validated ``evalkit.yml``. Paths inside are relative to ``root``."""
 
@@ -136,6 +168,7 @@ class ProjectConfig(_Strict):
     store: str = "evalkit.duckdb"
     plan: str = "analyses/plan.yml"
     reports: ReportSettings = ReportSettings()
+    privacy: PrivacySettings = PrivacySettings()
     limesurvey: LimeSurveySettings | None = None
     root: Path = Field(default=Path("."), exclude=True)
 

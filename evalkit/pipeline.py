@@ -191,7 +191,7 @@ def render_project(project: str | Path, *, engine: str = "auto",
             names = read_names(cfg.path(plan.feedback.names_file))
             names_source = plan.feedback.names_file
     rules = ScanRules(threshold=cfg.reports.suppression_threshold, names=tuple(names),
-                      names_source=names_source)
+                      names_source=names_source, region=cfg.privacy.default_region)
     quarto = quarto_available()
     use_quarto = engine == "quarto" or (engine == "auto" and quarto is not None)
     note = (f"Rendering with Quarto ({quarto})." if use_quarto else

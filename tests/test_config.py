@@ -72,3 +72,18 @@ def test_not_yaml_mapping(tmp_path):
     path.write_text("- just\n- a list\n")
     with pytest.raises(ConfigError, match="evalkit.yml"):
         load_config(path)
+
+
+def test_privacy_settings_are_checked(tmp_path):
+    from evalkit.project import create_project
+
+    cfg = create_project(tmp_path / "p")
+    assert cfg.privacy.default_region == "US"
+    path = tmp_path / "p" / "evalkit.yml"
+    path.write_text(path.read_text().replace("default_region: US", "default_region: XX"))
+    with pytest.raises(ConfigError, match=r"privacy.default_region: .*two-letter region"):
+        load_config(path)
+    path.write_text(path.read_text().replace("default_region: XX", "default_region: gb")
+                    .replace("national_ids: []", "national_ids: ['[']"))
+    with pytest.raises(ConfigError, match=r"privacy.national_ids.*not a regular expression"):
+        load_config(path)

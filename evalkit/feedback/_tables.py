@@ -41,11 +41,14 @@ def read_names(path: str | Path) -> list[str]:
     return [s.strip() for s in lines if s.strip() and not s.lstrip().startswith("#")]
 
 
-def project_scrubber(store_path: str | Path, names: Iterable[str] = ()) -> Scrubber:
-    """A scrubber for the given people's names and every organization name in the store."""
+def project_scrubber(store_path: str | Path, names: Iterable[str] = (), *,
+                     region: str = "US", national_ids: Iterable[str] = ()) -> Scrubber:
+    """A scrubber for the given people's names and every organization name in the store,
+    with the project's phone region and extra national-id patterns (``privacy:``)."""
     orgs = read_table(store_path, "SELECT DISTINCT name FROM organizations "
                                   "WHERE name IS NOT NULL ORDER BY name")["name"]
-    return Scrubber(tuple(names), tuple(orgs))
+    return Scrubber(tuple(names), tuple(orgs), region=region,
+                    national_ids=tuple(national_ids))
 
 
 def feedback_tables(store_path: str | Path, config: ProjectConfig, codebook_path: str | Path,
@@ -123,7 +126,10 @@ def feedback_tables(store_path: str | Path, config: ProjectConfig, codebook_path
     reviewed = set(current_corrections(comments, corrected)["response_id"])
     themes["n_comments_reviewed"] = _reviewed_counts(themes, comments, reviewed)
     quotes = select_quotes(comments, codes, codebook=codebook,
-                           scrubber=project_scrubber(store_path, names), per_theme=per_theme)
+                           scrubber=project_scrubber(
+                               store_path, names, region=config.privacy.default_region,
+                               national_ids=config.privacy.national_ids),
+                           per_theme=per_theme)
     book = pd.DataFrame([{"theme": t.id, "label": t.label, "description": t.description.strip()}
                          for t in codebook.themes])
     return {"feedback_scores": scores, "feedback_equity": equity, "feedback_themes": themes,
