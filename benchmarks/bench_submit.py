@@ -43,10 +43,14 @@ def make_file(path: Path, rows: int, seed: int = 2026) -> None:
     likert = {f"CF0{i}": rng.integers(1, 6, rows).astype(str) for i in range(1, 9)}
     language = rng.choice(["1", "2", "3"], rows, p=[0.6, 0.3, 0.1])
     letters = np.array(list("ABCDEFGHIJKLMNOPRSTVW"))
-    codes = (letters[rng.integers(0, len(letters), rows)].astype(object)
-             + letters[rng.integers(0, len(letters), rows)].astype(object)
+    def pick() -> np.ndarray:
+        return letters[rng.integers(0, len(letters), rows)].astype(object)
+
+    # Longer than the community survey's 5-character code, so that about a tenth repeat
+    # at 200,000 rows (with 5 characters most would: there are only 111,132 such codes).
+    codes = (pick() + pick() + pick()
              + np.char.zfill(rng.integers(1, 13, rows).astype(str), 2).astype(object)
-             + letters[rng.integers(0, len(letters), rows)].astype(object))
+             + pick())
     comments = np.array(["", "", "Very helpful staff.", "Waited too long.",
                          "They connected me with the food bank — gracias!"], dtype=object)
     frame = pd.DataFrame({
