@@ -137,6 +137,16 @@ def analyze_project(project: str | Path, *, progress: ProgressLike | None = None
         "waves": [w.model_dump(mode="json") for w in cfg.waves],
         "modalities": [m.model_dump(mode="json") for m in cfg.modalities],
     }
+    write_results(tables, cfg.results_path, plan=plan.model_dump(mode="json"),
+                  data_hash=data_hash, extra=extra)
+    # The release-wide suppression plan depends on every table: computed once here (and
+    # stored as `suppression`) rather than in every report's kernel.
+    from evalkit.reporting import plan_suppression, suppression_table
+    from evalkit.results import read_results
+
+    written = read_results(cfg.results_path)
+    tables["suppression"] = suppression_table(plan_suppression(
+        written, threshold=cfg.reports.suppression_threshold, stored=False))
     return write_results(tables, cfg.results_path, plan=plan.model_dump(mode="json"),
                          data_hash=data_hash, extra=extra)
 

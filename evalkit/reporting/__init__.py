@@ -19,6 +19,7 @@ from evalkit.reporting._disclosure import (
     plan_suppression,
     published_cells,
     recoverable_cells,
+    suppression_table,
 )
 from evalkit.reporting._format import (
     PROTECTED,
@@ -49,6 +50,7 @@ __all__ = [
     "suppress_small",
     "SuppressionPlan",
     "plan_suppression",
+    "suppression_table",
     "published_cells",
     "recoverable_cells",
     "PROTECTED",

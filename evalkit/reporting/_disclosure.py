@@ -38,9 +38,11 @@ Examples
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -49,7 +51,7 @@ import pandas as pd
 from evalkit.reporting._format import PROTECTED, PROTECTED_NOTE
 from evalkit.results import Results
 
-__all__ = ["Key", "SuppressionPlan", "published_cells", "plan_suppression",
+__all__ = ["Key", "SuppressionPlan", "published_cells", "plan_suppression", "suppression_table",
            "recoverable_cells", "PROTECTED", "PROTECTED_NOTE"]
 
 #: What a cell means: ``(kind, *identifiers, level, unit)``; ``level`` is ``site``,
@@ -187,6 +189,13 @@ def _collect(results: Results) -> _Cells:
         for key, var, count in linked:
             cells.var_values[var] = _int(count)
             cells.add(key, {var: 1}, _int(count))
+        # A reader may take the codes given at a wave to be that wave's anonymous
+        # responses (they are, when everyone writes a code): treat them as equal to each
+        # feedback count of the site, which can only make more cells count as recoverable.
+        for wave in (pre, post):
+            for sc in (fs["scale"].unique() if len(fs) else []):
+                if ("F", str(sc), wave, s) in cells.var_values:
+                    cells.identities.append({("C", wave, s): 1, ("F", str(sc), wave, s): -1})
     return cells
 
 
@@ -323,7 +332,7 @@ class SuppressionPlan:
             return PROTECTED
         return value
 
-    @property
+    @cached_property
     def _status(self) -> dict[tuple[str, ...], str]:
         return {tuple(str(k) for k in key): s
                 for key, s in zip(self.cells["key"], self.cells["status"], strict=True)}
@@ -333,7 +342,8 @@ def _site_of(key: Key) -> str | None:
     return str(key[-1]) if key[-2] == "site" else None
 
 
-def plan_suppression(results: Results, *, threshold: int | None = None) -> SuppressionPlan:
+def plan_suppression(results: Results, *, threshold: int | None = None,
+                     stored: bool = True) -> SuppressionPlan:
     """The cells to hide in every report of the release so that no small count can be
     recovered (see the module docstring for the rule).
 
@@ -344,9 +354,62 @@ def plan_suppression(results: Results, *, threshold: int | None = None) -> Suppr
     threshold
         Counts from 1 to ``threshold - 1`` are small; default the manifest's
         ``suppression_threshold``.
+    stored
+        Use the plan ``evalkit analyze`` stored in the results (table ``suppression``) when
+        it was made for this threshold; ``False`` computes it afresh.
     """
     k = int(threshold if threshold is not None
             else results.manifest.get("suppression_threshold", 11))
+    # The plan depends only on the results and the threshold: `evalkit analyze` stores it
+    # (table `suppression`), and within one process it is computed once per results folder.
+    memo_key = (str(results.directory.resolve()), results.manifest.get("created_at"),
+                results.manifest.get("data_hash"), k)
+    if memo_key in _MEMO:
+        return _MEMO[memo_key]
+    kept = _stored_plan(results, k) if stored else None
+    plan = kept if kept is not None else _compute_plan(results, k)
+    _MEMO.clear()
+    _MEMO[memo_key] = plan
+    return plan
+
+
+_MEMO: dict[tuple[object, ...], SuppressionPlan] = {}
+
+
+def suppression_table(plan: SuppressionPlan) -> pd.DataFrame:
+    """The plan as a results table (``evalkit analyze`` writes it as ``suppression``):
+    ``key`` and ``form`` as JSON, ``kind, level, unit, site_id, value, status, threshold``.
+    """
+    c = plan.cells
+    return pd.DataFrame({
+        "key": [json.dumps(list(k)) for k in c["key"]],
+        "kind": c["kind"].astype(str), "level": c["level"].astype(str),
+        "unit": c["unit"].astype(str),
+        "site_id": [_site_of(k) for k in c["key"]],
+        "value": pd.array([None if v is None or (isinstance(v, float) and math.isnan(v))
+                           else int(v) for v in c["value"]], dtype="Int64"),
+        "form": [json.dumps([[list(v), int(n)] for v, n in f.items()]) for f in c["form"]],
+        "status": c["status"].astype(str),
+        "threshold": plan.threshold,
+    })
+
+
+def _stored_plan(results: Results, k: int) -> SuppressionPlan | None:
+    if "suppression" not in results.tables:
+        return None
+    t = results.table("suppression")
+    if len(t) and int(t["threshold"].iloc[0]) != k:
+        return None
+    frame = pd.DataFrame({
+        "key": [tuple(json.loads(x)) for x in t["key"]], "kind": t["kind"],
+        "level": t["level"], "unit": t["unit"],
+        "value": [None if pd.isna(v) else int(v) for v in t["value"]],
+        "form": [{tuple(v): n for v, n in json.loads(x)} for x in t["form"]],
+        "status": t["status"]})
+    return SuppressionPlan(threshold=k, cells=frame)
+
+
+def _compute_plan(results: Results, k: int) -> SuppressionPlan:
     cells = _collect(results)
     status: dict[Key, str] = {}
     for key, value in cells.values.items():
