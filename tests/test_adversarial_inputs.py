@@ -414,7 +414,11 @@ def test_a_weak_key_is_refused(project, monkeypatch, key):
     monkeypatch.setenv("EVALKIT_ID_KEY", key)
     result = submit(project, write(project / "a.csv", "response_id,CF01\n1,4\n"))
     assert result.exit_code == 1
-    assert "at least 16 non-blank characters" in error_line(result)
+    line = error_line(result)
+    assert "expected a secret of at least 16 characters" in line
+    solid = sum(not ch.isspace() for ch in key)
+    assert line.endswith(f"only {solid} of them non-blank" if solid < len(key) else
+                         f"got {len(key)} characters")
     assert not _store(project).exists()
 
 

@@ -35,11 +35,15 @@ def id_key(env: str = ID_KEY_ENV) -> bytes:
     value = os.environ.get(env, "")
     solid = sum(1 for ch in value if not ch.isspace())
     if solid < _MIN_KEY_LENGTH:
-        got = ("unset" if not value else f"{len(value)} characters, {solid} of them "
-               "non-blank")
+        if not value:
+            got = "unset"
+        elif solid < len(value):
+            got = f"{len(value)} characters, only {solid} of them non-blank"
+        else:
+            got = f"{len(value)} characters"
         raise ConfigError(
             f"environment variable {env}: expected a secret of at least {_MIN_KEY_LENGTH} "
-            f"non-blank characters (the key of the pseudonymous ids), got {got}"
+            f"characters (the key of the pseudonymous ids), got {got}"
         )
     return value.encode()
 
