@@ -35,9 +35,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _fail(message: str) -> None:
-    """Print ``error: MESSAGE`` (its first line only) on stderr and exit with status 1."""
+    """Print ``error: MESSAGE`` on stderr and exit with status 1. The first line says what
+    failed; a message that lists several problems (a plan, a coders' file, several
+    reports) keeps its indented list below it, never a traceback."""
     lines = [ln for ln in str(message).splitlines() if ln.strip()] or ["failed"]
-    err.print(f"error: {lines[0]}", markup=False, soft_wrap=True)
+    err.print("error: " + "\n".join(lines), markup=False, soft_wrap=True)
     raise typer.Exit(code=1)
 
 
