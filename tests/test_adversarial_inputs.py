@@ -776,3 +776,17 @@ def test_two_submits_at_once_leave_whole_files(project):
     assert [o.returncode for o in outs] == [0, 0], [o.stderr for o in outs]
     assert not any("Traceback" in o.stderr + o.stdout for o in outs)
     assert len(read_table(_store(project), "SELECT * FROM responses")) == 400
+
+
+def test_formulas_in_a_rejected_file_are_neutralised_in_the_validation_report(tmp_path):
+    # OWASP CSV injection: the report is opened in spreadsheets; a cell that would start a
+    # formula is written with a leading quote (hand: "=HYPERLINK(1)" -> "'=HYPERLINK(1)").
+    from evalkit.sources._files import _write_report
+
+    report = pd.DataFrame({"row": [2, 3], "column": ["CF01", "CF02"],
+                           "value": ["=HYPERLINK(1)", "@SUM(A1)"], "message": ["x", "-y"]})
+    path = tmp_path / "r.validation.csv"
+    _write_report(report, path)
+    text = path.read_text()
+    assert "'=HYPERLINK(1)" in text and "'@SUM(A1)" in text and ",'-y" in text
+    assert b"\r\n" in path.read_bytes()

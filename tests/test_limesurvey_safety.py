@@ -533,3 +533,18 @@ def test_reminders_that_fail_exit_non_zero(project, server, tmp_path):
     assert result.stderr == (
         "error: 2 of 4 reminders failed (2 x 'Could not instantiate mail function.'); fix the "
         "survey's email settings in LimeSurvey and run this command again\n")
+
+
+# Keys --------------------------------------------------------------------------------------
+def test_a_pull_with_another_id_key_is_refused_and_the_store_is_unchanged(
+        project, server, tmp_path, monkeypatch):
+    d = _with_responses(project, server, tmp_path)
+    assert _run("pull", "-p", project).exit_code == 0
+    server.respond(d.survey_id, _answers(d, "A2"))  # something new to pull
+    before = _store(project)
+    monkeypatch.setenv("EVALKIT_ID_KEY", "a-different-key-0123456789")
+    result = _run("pull", "-p", project)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ")
+    assert "EVALKIT_ID_KEY" in result.stderr and "pre/post" in result.stderr
+    assert _store(project) == before

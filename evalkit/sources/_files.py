@@ -528,6 +528,15 @@ def _ambiguous(keys: _Keys, rows: np.ndarray, stored: pd.DataFrame, column: str 
     return flagged, warnings
 
 
+def _write_report(report: pd.DataFrame, path: Path) -> None:
+    """The validation report, opened by people in spreadsheets: cells that would start a
+    formula (= + - @, tab, CR) are neutralised, rows end in CRLF (OWASP CSV injection)."""
+    from evalkit.privacy import safe_csv_cell
+
+    report.map(safe_csv_cell).to_csv(path, index=False, encoding="utf-8",
+                                     lineterminator="\r\n")
+
+
 def submit_file(
     path: str | Path,
     instrument: Instrument,
@@ -641,8 +650,7 @@ def submit_file(
                 "row", kind="mergesort")
     if len(problems):
         problems = problems.assign(value=problems["value"].map(_short))
-        pd.concat([problems, warnings], ignore_index=True).to_csv(
-            report_path, index=False, encoding="utf-8")
+        _write_report(pd.concat([problems, warnings], ignore_index=True), report_path)
         first = problems.iloc[0]
         also = ""
         if conflicts:
@@ -664,7 +672,7 @@ def submit_file(
                      key_fingerprint=fingerprint, wait=wait)
     written = None
     if len(warnings):
-        warnings.to_csv(report_path, index=False, encoding="utf-8")
+        _write_report(warnings, report_path)
         written = report_path
     return Submission(file=path, sha256=sha, rows=len(frame), ingest=summary,
                       warnings=warnings, report=written, read_as=table.where)

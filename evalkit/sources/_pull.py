@@ -40,6 +40,7 @@ from evalkit.sources._errors import (
     SurveyNotFoundError,
     SurveyStateError,
 )
+from evalkit.sources._identity import key_fingerprint
 from evalkit.sources._limesurvey import LimeSurvey, ServerMismatchError, same_url
 from evalkit.sources._mapping import ATTRIBUTES, Deployment, MappedResponses, map_responses
 from evalkit.store import Batch, IngestSummary, ingest, read_table
@@ -341,6 +342,7 @@ def pull(
             store, Batch(responses=responses, answers=answers),
             source=f"limesurvey:{ls.url}", kind="limesurvey",
             personal_items={k: v.personal_items for k, v in instruments.items()},
+            key_fingerprint=key_fingerprint(key),
             detail={"surveys": [int(d.survey_id) for d, _, _ in mapped],
                     "server": {"url": ls.url, "surveys": [
                         {"survey_id": int(d.survey_id), "origin": d.origin,
