@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Literal
 
 from evalkit.errors import RenderError
+from evalkit.findings import md
 from evalkit.reporting._cache import (
     RenderState,
     ResultsDigest,
@@ -161,7 +162,7 @@ def report_jobs(reports_dir: str | Path, results_dir: str | Path,
         jobs.append(ReportJob(reports_dir / "site.qmd", f"site-{site_id}",
                               {**common, "site": site_id}, f"Site report: {name}",
                               folder=f"sites/{site_id}", site=site_id,
-                              document_title=f"{name}: site report"))
+                              document_title=f"{md(name)}: site report"))
     return jobs
 
 
