@@ -101,7 +101,16 @@ def _connect(cfg: ProjectConfig, url: str | None = None) -> LimeSurvey:
     from evalkit.sources import connect, password_from_env
 
     settings = _settings(cfg)
-    return connect(url or settings.url, settings.user,
+    from evalkit.config import insecure_url_ok
+
+    target = url or settings.url
+    if not insecure_url_ok(target, allow_http=False):
+        if not settings.allow_http:
+            raise ConfigError(f"{target}: plain http would send the LimeSurvey password "
+                              "unencrypted; use https:// (or set limesurvey.allow_http: true)")
+        err.print(f"warning: {target} is plain http: the LimeSurvey password travels "
+                  "unencrypted (limesurvey.allow_http: true)", markup=False, soft_wrap=True)
+    return connect(target, settings.user,
                    password_from_env(settings.password_env), timeout=settings.timeout)
 
 

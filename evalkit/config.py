@@ -123,6 +123,37 @@ class LimeSurveySettings(_Strict):
     user: str = Field(min_length=1)
     password_env: str = "EVALKIT_LIMESURVEY_PASSWORD"
     timeout: float = Field(default=60.0, gt=0)
+    allow_http: bool = False
+
+    @property
+    def plain_http(self) -> bool:
+        """Whether the password would travel unencrypted (http:// to a non-loopback host)."""
+        return not insecure_url_ok(self.url, allow_http=False)
+
+    @model_validator(mode="after")
+    def _encrypted(self) -> LimeSurveySettings:
+        if not insecure_url_ok(self.url, allow_http=self.allow_http):
+            raise ValueError(f"url: {self.url!r} is plain http, so the LimeSurvey password "
+                             f"would travel unencrypted; use https://, or set "
+                             f"limesurvey.allow_http: true if you accept that")
+        return self
+
+
+def insecure_url_ok(url: str, *, allow_http: bool) -> bool:
+    """True for https, for http to a loopback host, or when plain http is allowed.
+
+    >>> insecure_url_ok("http://127.0.0.1:8080/rc", allow_http=False)
+    True
+    >>> insecure_url_ok("http://surveys.example.org/rc", allow_http=False)
+    False
+    """
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "https" or allow_http:
+        return True
+    host = (parts.hostname or "").lower()
+    return host == "localhost" or host == "::1" or host.startswith("127.")
 
 
 class PrivacySettings(_Strict):

@@ -87,3 +87,25 @@ def test_privacy_settings_are_checked(tmp_path):
                     .replace("national_ids: []", "national_ids: ['[']"))
     with pytest.raises(ConfigError, match=r"privacy.national_ids.*not a regular expression"):
         load_config(path)
+
+
+@pytest.mark.parametrize("url, allow, ok", [
+    ("https://surveys.example.org/index.php/admin/remotecontrol", False, True),
+    ("http://127.0.0.1:8080/index.php/admin/remotecontrol", False, True),
+    ("http://localhost/index.php/admin/remotecontrol", False, True),
+    ("http://surveys.example.org/index.php/admin/remotecontrol", False, False),
+    ("http://surveys.example.org/index.php/admin/remotecontrol", True, True),
+])
+def test_a_plain_http_limesurvey_url_is_refused_unless_allowed(tmp_path, url, allow, ok):
+    from evalkit.project import create_project
+
+    create_project(tmp_path / "p")
+    path = tmp_path / "p" / "evalkit.yml"
+    flag = ", allow_http: true" if allow else ""
+    extra = f"\nlimesurvey: {{url: '{url}', user: me{flag}}}\n"
+    path.write_text(path.read_text() + extra)
+    if ok:
+        assert load_config(path).limesurvey.url == url
+    else:
+        with pytest.raises(ConfigError, match=r"limesurvey.*plain http.*unencrypted"):
+            load_config(path)
