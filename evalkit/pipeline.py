@@ -141,7 +141,7 @@ def analyze_project(project: str | Path, *, progress: ProgressLike | None = None
                   data_hash=data_hash, extra=extra)
     # The release-wide suppression plan depends on every table: computed once here (and
     # stored as `suppression`) rather than in every report's kernel.
-    from evalkit.reporting import plan_suppression, suppression_table
+    from evalkit.disclosure import plan_suppression, suppression_table
     from evalkit.results import read_results
 
     written = read_results(cfg.results_path)

@@ -64,7 +64,7 @@ def change_findings(ctx: Context) -> list[dict[str, Any]]:
     a row whose count the release-wide suppression plan hides to protect another cell
     (:func:`evalkit.reporting.plan_suppression`).
     """
-    from evalkit.reporting._disclosure import plan_suppression
+    from evalkit.disclosure import plan_suppression
 
     pp = ctx.table("prepost")
     rows: list[dict[str, Any]] = []

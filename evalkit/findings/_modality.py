@@ -117,7 +117,7 @@ def _one_outcome(ctx: Context, outcome: str) -> list[dict[str, Any]]:
     best, others = order[0], order[1:]
     name = {m: md(ctx.modality(m)) for m in mods}
     low = {m: md(lower_first(ctx.modality(m))) for m in mods}
-    from evalkit.reporting._disclosure import plan_suppression
+    from evalkit.disclosure import plan_suppression
 
     plan = plan_suppression(ctx.results, threshold=ctx.threshold)
     rows = []

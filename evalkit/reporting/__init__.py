@@ -14,7 +14,7 @@ Examples
 
 from __future__ import annotations
 
-from evalkit.reporting._disclosure import (
+from evalkit.disclosure import (
     SuppressionPlan,
     plan_suppression,
     published_cells,

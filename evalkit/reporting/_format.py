@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from evalkit.disclosure import PROTECTED, PROTECTED_NOTE
+
 __all__ = ["suppress_small", "format_p", "format_number", "format_ci", "html_table",
            "markdown_table", "sector_label", "finding_markdown", "PROTECTED", "PROTECTED_NOTE"]
 
@@ -58,11 +60,6 @@ def finding_markdown(row: object, *, bold: bool = True) -> str:
     return f"**{head}** {text}"
 
 SUPPRESSED = "—"
-#: A cell hidden only so that a small cell elsewhere cannot be recovered by arithmetic.
-PROTECTED = "—†"
-#: The note under a table showing :data:`PROTECTED`.
-PROTECTED_NOTE = ("† Hidden so that a count below the threshold elsewhere in these reports "
-                  "cannot be worked out by adding or subtracting published numbers.")
 _TABLE_IDS = itertools.count(1)
 
 

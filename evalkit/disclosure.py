@@ -48,11 +48,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalkit.reporting._format import PROTECTED, PROTECTED_NOTE
 from evalkit.results import Results
 
 __all__ = ["Key", "SuppressionPlan", "published_cells", "plan_suppression", "suppression_table",
            "recoverable_cells", "PROTECTED", "PROTECTED_NOTE"]
+
+#: A cell hidden only so that a small cell elsewhere cannot be recovered by arithmetic.
+PROTECTED = "—†"
+#: The note under a table showing :data:`PROTECTED`.
+PROTECTED_NOTE = ("† Hidden so that a count below the threshold elsewhere in these reports "
+                  "cannot be worked out by adding or subtracting published numbers.")
 
 #: What a cell means: ``(kind, *identifiers, level, unit)``; ``level`` is ``site``,
 #: ``modality`` or ``collaborative`` and ``unit`` the site or modality id (``""`` for the
