@@ -12,7 +12,7 @@ from limesurvey_server import started
 from typer.testing import CliRunner
 
 import evalkit.cli  # noqa: F401 - the main CLI first, as in production
-from evalkit.cli_surveys import register
+from evalkit.cli._surveys import register
 from evalkit.project import create_project
 from evalkit.sources import load_deployments, participant_token
 from evalkit.store import read_table

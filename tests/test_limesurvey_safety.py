@@ -26,7 +26,7 @@ from limesurvey_server import FakeLimeSurvey, started
 from typer.testing import CliRunner
 
 import evalkit.cli  # noqa: F401 - the main CLI first, as in production
-from evalkit.cli_surveys import register
+from evalkit.cli._surveys import register
 from evalkit.instruments import load_instruments
 from evalkit.project import create_project
 from evalkit.sources import (

@@ -13,14 +13,12 @@ from ``EVALKIT_LIMESURVEY_PASSWORD`` and the key of the pseudonymous ids from
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
+from evalkit.cli._common import ProjectOpt, _errors, console, err
 from evalkit.errors import ConfigError, EvalkitError
 
 if TYPE_CHECKING:
@@ -30,11 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
-ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="Project folder or its "
-                                          "evalkit.yml.")]
 InstrumentOpt = Annotated[str, typer.Option("--instrument", "-i", help="Instrument id, as in "
                                             "evalkit.yml.")]
 WaveOpt = Annotated[str, typer.Option("--wave", "-w", help="Wave id, as in evalkit.yml.")]
@@ -46,15 +39,6 @@ surveys_app = typer.Typer(name="surveys", help="Instruments as data: validate th
 participants_app = typer.Typer(name="participants", help="LimeSurvey participants: register "
                                "them with site and wave, send invitations and reminders.",
                                no_args_is_help=True, rich_markup_mode=None)
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """The main CLI's error handling (imported late: evalkit.cli imports this module)."""
-    from evalkit.cli import _errors as cli_errors
-
-    with cli_errors():
-        yield
 
 
 def _config(project: Path) -> ProjectConfig:
@@ -567,10 +551,9 @@ def submit(
 
     Example: evalkit submit paper_forms.xlsx --site S01 --wave baseline -i community
     """
-    from evalkit.cli import _errors as cli_errors
     from evalkit.sources import SubmissionRejectedError, id_key, submit_file
 
-    with cli_errors(file):
+    with _errors(file):
         cfg = _config(project)
         inst = _instrument_for(cfg, instrument, wave)
         _check_site(cfg, site)

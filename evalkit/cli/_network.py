@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 from rich import box
 from rich.table import Table
 
-from evalkit.cli import ProjectOpt, _errors, console
+from evalkit.cli._common import ProjectOpt, _errors, console
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["register"]
 
@@ -51,6 +53,8 @@ def _say(text: str) -> None:
 
 
 def _num(x: Any, digits: int = 2) -> str:
+    import pandas as pd
+
     return "—" if x is None or pd.isna(x) else f"{x:.{digits}f}"
 
 
