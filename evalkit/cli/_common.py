@@ -18,7 +18,8 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from evalkit.errors import EvalkitError
 
-__all__ = ["app", "console", "err", "ProjectOpt", "_fail", "_errors", "_progress"]
+__all__ = ["app", "console", "err", "ProjectOpt", "_fail", "_errors", "_progress", "_p",
+           "_p_clause"]
 
 app = typer.Typer(
     name="evalkit",
@@ -104,3 +105,27 @@ def _progress() -> Progress:
 
 ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="Project folder or its "
                                           "evalkit.yml.")]
+
+
+def _p(value: object) -> str:
+    """A p-value for people: ``< 0.001`` below 0.001, else three decimals; ``—`` if missing.
+
+    Never ``0.0000``: a p-value that small is reported as a bound, as APA style asks.
+    """
+    import math
+
+    if value is None:
+        return "—"
+    try:
+        p = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "—"
+    if math.isnan(p):
+        return "—"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _p_clause(value: object) -> str:
+    """``p < 0.001`` or ``p = 0.012`` (``p = —`` when missing), for sentences."""
+    text = _p(value)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
