@@ -32,6 +32,9 @@ __all__ = [
     "parse_condition",
     "load_instrument",
     "load_instruments",
+    "SCHEMA_FILE",
+    "instrument_json_schema",
+    "instrument_schema_text",
 ]
 
 ItemType = Literal["likert", "single", "multiple", "numeric", "text", "date", "rating_grid"]
@@ -271,3 +274,110 @@ def load_instruments(folder: str | Path) -> dict[str, Instrument]:
             raise ConfigError(f"{path}: id: instrument id {inst.id!r} is used by another file")
         out[inst.id] = inst
     return out
+
+
+# JSON Schema ------------------------------------------------------------------------------
+#: File name of the instruments' JSON Schema, shipped beside the instruments in ``surveys/``
+#: and named by the first line of each: ``# yaml-language-server: $schema=instrument.schema.json``.
+SCHEMA_FILE = "instrument.schema.json"
+
+_CODE_KEYS = {"pattern": r"^-?[0-9]+$"}
+_DESCRIPTIONS: dict[str, dict[str, str]] = {
+    "Instrument": {
+        "": "An evalkit survey instrument: its items, response scales and scoring rules "
+            "(docs/instruments.md).",
+        "id": "The instrument id, as evalkit.yml names it under instruments: (letters, "
+              "digits, _; starts with a letter).",
+        "version": "Version of the instrument text, in quotes (\"1.0\"); change it when "
+                   "wording changes.",
+        "title": "Title shown to respondents and in reports.",
+        "respondent": "Who answers: participant (a site-team member), organization (one "
+                      "answer per partner organization) or community (anonymous residents "
+                      "or clients; open survey).",
+        "description": "Introduction shown to respondents.",
+        "response_scales": "Named closed scales, e.g. agree5: {codes: {1: Strongly "
+                           "disagree, ..., 5: Strongly agree}}; likert and rating_grid items "
+                           "name one.",
+        "items": "The questions, in the order they are asked.",
+        "scales": "Scores computed from items (mean or sum, reverse items recoded).",
+        "linkage_code": "Code of a text item holding a self-generated identification code "
+                        "(community surveys): hashed into a pseudonymous id, never stored.",
+    },
+    "ResponseScale": {
+        "codes": "Answer code (a whole number) -> label, at least two; reverse keying "
+                 "recodes a value v as min + max - v.",
+    },
+    "Item": {
+        "": "One question. Its code is the column header in site files and the variable "
+            "name in exports.",
+        "code": "Item code: letters, digits and _, starting with a letter (PSA01).",
+        "text": "The question or statement as respondents read it.",
+        "type": "likert (a response scale), single / multiple (options), numeric (min/max), "
+                "text, date (YYYY-MM-DD), rating_grid (one row per partner organization, "
+                "a response scale).",
+        "response_scale": "Name of a response_scales entry; required for likert and "
+                          "rating_grid items.",
+        "reverse": "Reverse-keyed: recoded as min + max - value before scoring.",
+        "domain": "Optional group name; consecutive likert items of one domain and scale "
+                  "become one LimeSurvey array question.",
+        "personal": "Personal data (name, email...): collected for follow-up, dropped at "
+                    "ingest, never stored, scored or exported.",
+        "required": "The respondent must answer (when the item is shown).",
+        "shown_if": "Skip condition on earlier items: ITEM OP NUMBER joined by and / or, "
+                    "OP one of == != < <= > >= (language == 3).",
+        "options": "Answer code -> label of a single or multiple choice item.",
+        "min": "Smallest accepted value of a numeric item.",
+        "max": "Largest accepted value of a numeric item.",
+    },
+    "Scale": {
+        "": "A score computed from items.",
+        "id": "Scale id, used in analyses/plan.yml and as the export's column name.",
+        "label": "Name of the scale in reports.",
+        "items": "Codes of the items scored (not personal items).",
+        "method": "mean (default) or sum of the answered items (after reverse keying).",
+        "min_items": "Fewest answered items for a score; fewer leave it missing.",
+    },
+}
+
+
+def instrument_json_schema() -> dict:
+    """The JSON Schema (draft 2020-12) of an instrument file, from the pydantic models.
+
+    It checks the shape of a file (keys, types, patterns) as an editor can; the
+    cross-references (an item's scale exists, a scale's items exist, skip conditions) are
+    checked by :func:`load_instrument`. Answer-code keys are whole numbers written as YAML
+    keys (``1: Strongly disagree``).
+
+    Examples
+    --------
+    >>> schema = instrument_json_schema()
+    >>> schema["required"]
+    ['id', 'version', 'title', 'respondent', 'items']
+    >>> schema["$defs"]["Item"]["properties"]["type"]["enum"][:3]
+    ['likert', 'single', 'multiple']
+    """
+    schema = Instrument.model_json_schema()
+    defs = schema.setdefault("$defs", {})
+    for name, fields in _DESCRIPTIONS.items():
+        target = schema if name == "Instrument" else defs[name]
+        for key, text in fields.items():
+            if key == "":
+                target["description"] = text
+            else:
+                target["properties"][key]["description"] = text
+    defs["ResponseScale"]["properties"]["codes"]["propertyNames"] = dict(_CODE_KEYS)
+    options = defs["Item"]["properties"]["options"]["anyOf"][0]
+    options["propertyNames"] = dict(_CODE_KEYS)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+
+
+def instrument_schema_text() -> str:
+    """The shipped ``surveys/instrument.schema.json``: :func:`instrument_json_schema` as
+    indented JSON. Regenerate the file after changing the models::
+
+        python -c "from evalkit.instruments import instrument_schema_text as t; \\
+        open('surveys/instrument.schema.json', 'w').write(t())"
+    """
+    import json
+
+    return json.dumps(instrument_json_schema(), indent=2, ensure_ascii=False) + "\n"
