@@ -51,6 +51,8 @@ DEFAULT_SECTORS: tuple[str, ...] = (
 )
 
 _ID = r"^[A-Za-z][A-Za-z0-9_\-]*$"
+#: File types a report logo may have (``reports.logo``).
+LOGO_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg")
 
 
 class _Strict(BaseModel):
@@ -106,12 +108,26 @@ class ReportSettings(_Strict):
     results_dir: str = "results"
     output_dir: str = "_output"
     docx_reference: str | None = None
+    #: Shown on the title of every report (HTML and Word): the organisation that publishes
+    #: them, a funder acknowledgement, and a logo file (PNG, JPEG or SVG, relative to the
+    #: project), embedded in the file.
+    organisation: str | None = Field(default=None, min_length=1)
+    funder: str | None = Field(default=None, min_length=1)
+    logo: str | None = None
 
     @field_validator("docx_reference")
     @classmethod
     def _a_word_file(cls, value: str | None) -> str | None:
         if value is not None and Path(value).suffix.lower() != ".docx":
             raise ValueError("expected a Word file ending in .docx")
+        return value
+
+    @field_validator("logo")
+    @classmethod
+    def _an_image_file(cls, value: str | None) -> str | None:
+        if value is not None and Path(value).suffix.lower() not in LOGO_SUFFIXES:
+            raise ValueError(f"expected an image file ending in .png, .jpg, .jpeg or .svg, "
+                             f"got {Path(value).suffix or 'no suffix'}")
         return value
 
 
@@ -260,6 +276,11 @@ class ProjectConfig(_Strict):
         return self.path(reference) if reference is not None else None
 
     @property
+    def logo_path(self) -> Path | None:
+        """The reports' logo file, if the configuration names one."""
+        return self.path(self.reports.logo) if self.reports.logo is not None else None
+
+    @property
     def wave_ids(self) -> list[str]:
         return [w.id for w in self.waves]
 
@@ -274,6 +295,17 @@ def _no_duplicates(values: list[str], what: str) -> None:
         if v in seen:
             raise ValueError(f"duplicate {what} {v!r}")
         seen.add(v)
+
+
+def _looks_like(path: Path) -> bool:
+    """Whether an image file's first bytes match its suffix (PNG, JPEG, SVG)."""
+    head = path.read_bytes()[:4096]
+    suffix = path.suffix.lower()
+    if suffix == ".png":
+        return head.startswith(b"\x89PNG\r\n\x1a\n")
+    if suffix in (".jpg", ".jpeg"):
+        return head.startswith(b"\xff\xd8\xff")
+    return b"<svg" in head
 
 
 def load_config(path: str | Path) -> ProjectConfig:
@@ -298,4 +330,12 @@ def load_config(path: str | Path) -> ProjectConfig:
     if reference is not None and not cfg.path(reference).is_file():
         raise ConfigError(f"{path}: reports.docx_reference: Word reference document "
                           f"{reference!r} not found (looked for {cfg.path(reference)})")
+    logo = cfg.reports.logo
+    if logo is not None and not cfg.path(logo).is_file():
+        raise ConfigError(f"{path}: reports.logo: logo file {logo!r} not found (looked for "
+                          f"{cfg.path(logo)})")
+    if logo is not None and not _looks_like(cfg.path(logo)):
+        raise ConfigError(f"{path}: reports.logo: {logo!r} is not a "
+                          f"{Path(logo).suffix.lower().lstrip('.').upper()} image (its first "
+                          f"bytes do not match the file type)")
     return cfg
