@@ -1,7 +1,8 @@
 """The project configuration (``evalkit.yml``): one file per evaluation.
 
 It names the collaborative, its sites, modalities, waves, which instruments are used at
-which waves, where the store lives and how reports are published.
+which waves, how many people are expected to answer them (``rosters:``), where the store
+lives and how reports are published.
 
 Examples
 --------
@@ -15,7 +16,9 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -34,6 +37,8 @@ __all__ = [
     "LimeSurveySettings",
     "ProjectConfig",
     "load_config",
+    "check_rosters",
+    "roster_counts",
 ]
 
 DEFAULT_SECTORS: tuple[str, ...] = (
@@ -217,6 +222,9 @@ class ProjectConfig(_Strict):
     reports: ReportSettings = ReportSettings()
     privacy: PrivacySettings = PrivacySettings()
     limesurvey: LimeSurveySettings | None = None
+    # Expected respondents, for response rates where no survey server counts them (files
+    # from sites): site -> instrument -> a number for every wave, or wave -> number.
+    rosters: dict[str, dict[str, Any]] = {}
     root: Path = Field(default=Path("."), exclude=True)
 
     @field_validator("sites")
@@ -249,7 +257,12 @@ class ProjectConfig(_Strict):
                     raise ValueError(
                         f"instruments.{name}.waves: wave {w!r} is not one of the waves {wave_ids}"
                     )
+        check_rosters(self.rosters, self)
         return self
+
+    def roster_counts(self) -> dict[tuple[str, str, str], int]:
+        """Expected respondents from ``rosters:``, keyed by (site, wave, instrument)."""
+        return roster_counts(self.rosters, self)
 
     # Convenience accessors -------------------------------------------------------------
     def path(self, relative: str) -> Path:
@@ -287,6 +300,53 @@ class ProjectConfig(_Strict):
     def site_modality(self) -> dict[str, str]:
         """Each site's primary (first-listed) modality."""
         return {s.id: s.modalities[0] for s in self.sites}
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def check_rosters(rosters: Mapping[str, Any], config: ProjectConfig, *,
+                  key: str = "rosters") -> None:
+    """Check a ``rosters:`` mapping (site -> instrument -> number, or wave -> number) against
+    the configuration; ValueError naming the key, what was expected and what was found."""
+    site_ids = [s.id for s in config.sites]
+    for site, uses in rosters.items():
+        where = f"{key}.{site}"
+        if site not in site_ids:
+            raise ValueError(f"{where}: site {site!r} is not one of the sites {site_ids}")
+        if not isinstance(uses, Mapping):
+            raise ValueError(f"{where}: expected instrument: number of people, got {uses!r}")
+        for name, counts in uses.items():
+            at = f"{where}.{name}"
+            if name not in config.instruments:
+                raise ValueError(f"{at}: instrument {name!r} is not one of the instruments "
+                                 f"{sorted(config.instruments)}")
+            waves = list(config.instruments[name].waves)
+            if isinstance(counts, Mapping):
+                for wave, n in counts.items():
+                    if wave not in waves:
+                        raise ValueError(f"{at}.{wave}: wave {wave!r} is not one of the waves "
+                                         f"{name} is used at {waves}")
+                    if not _whole(n):
+                        raise ValueError(f"{at}.{wave}: expected a whole number of people, "
+                                         f"at least 1, got {n!r}")
+            elif not _whole(counts):
+                raise ValueError(f"{at}: expected a whole number of people (at least 1) for "
+                                 f"every wave, or wave: number, got {counts!r}")
+
+
+def roster_counts(rosters: Mapping[str, Any], config: ProjectConfig
+                  ) -> dict[tuple[str, str, str], int]:
+    """A checked ``rosters:`` mapping as (site, wave, instrument) -> expected respondents."""
+    out: dict[tuple[str, str, str], int] = {}
+    for site, uses in rosters.items():
+        for name, counts in uses.items():
+            by_wave = (dict(counts) if isinstance(counts, Mapping)
+                       else dict.fromkeys(config.instruments[name].waves, counts))
+            for wave, n in by_wave.items():
+                out[(str(site), str(wave), str(name))] = int(n)
+    return out
 
 
 def _no_duplicates(values: list[str], what: str) -> None:

@@ -9,7 +9,8 @@ record that spans several lines is numbered by its first line; blank lines count
   or what charset-normalizer detects (Windows-1252 for Western single-byte text). A file
   mixing UTF-8 with another encoding is refused.
 - Delimiter: comma, semicolon or tab, whichever splits the header into most fields.
-- Workbooks: the one sheet that holds data (``sheet`` picks one when several do); merged
+- Workbooks: the one sheet that holds data (``sheet`` picks one when several do, else the
+  sheet the defined name :data:`RESPONSES_NAME` marks, as on evalkit's forms); merged
   cells, formulas without a saved value and error cells are problems, not blanks.
 
 Structural problems (ragged rows, control characters such as NUL, cells over
@@ -45,11 +46,14 @@ import pandas as pd
 
 from evalkit.errors import ConfigError, EvalkitError
 
-__all__ = ["MAX_CELL_CHARS", "PROBLEM_COLUMNS", "Table", "TableFileError", "read_tabular",
-           "parse_labels", "typed_frame", "ascii_number"]
+__all__ = ["MAX_CELL_CHARS", "PROBLEM_COLUMNS", "RESPONSES_NAME", "Table", "TableFileError",
+           "read_tabular", "parse_labels", "typed_frame", "ascii_number"]
 
 #: The longest cell accepted, in characters (Excel's own limit for a cell).
 MAX_CELL_CHARS = 32_767
+#: Workbook-level defined name marking the sheet of data when several sheets hold text (the
+#: forms ``evalkit surveys form`` writes: responses, instructions, codes).
+RESPONSES_NAME = "evalkit_responses"
 #: Columns of a problem table.
 PROBLEM_COLUMNS = ["row", "column", "value", "rule", "message"]
 _DELIMITERS = (",", ";", "\t")
@@ -261,6 +265,15 @@ def _has_data(ws: Any) -> bool:
                for row in ws.iter_rows(values_only=True) for v in row)
 
 
+def _marked_sheet(book: Any) -> str | None:
+    """The sheet the workbook's :data:`RESPONSES_NAME` names, if it names one."""
+    name = book.defined_names.get(RESPONSES_NAME)
+    if name is None:
+        return None
+    sheets = {title for title, _ in name.destinations}
+    return sheets.pop() if len(sheets) == 1 else None
+
+
 def _read_xlsx(path: Path, sheet: str | None) -> Table:
     from openpyxl.utils import get_column_letter
 
@@ -274,6 +287,9 @@ def _read_xlsx(path: Path, sheet: str | None) -> Table:
         with_data = [n for n in names if _has_data(book[n])]
         if not with_data:
             raise TableFileError(f"{path}: no sheet holds any data (sheets {names})")
+        marked = _marked_sheet(book)
+        if len(with_data) > 1 and marked in with_data:
+            with_data = [marked]
         if len(with_data) > 1:
             raise TableFileError(
                 f"{path}: sheets {with_data} all hold data and only one is read; pass "

@@ -16,11 +16,13 @@ __all__ = ["response_rates"]
 def response_rates(config: ProjectConfig) -> pd.DataFrame:
     """Complete responses against the people expected to answer, per site, wave, instrument.
 
-    ``expected`` is the number of participants registered in the wave's LimeSurvey survey
+    ``expected`` is the roster's number (``rosters:`` in ``evalkit.yml`` or
+    ``evalkit participants expect``, :func:`evalkit.rosters.expected_respondents`) where
+    one is given; otherwise the number of participants registered in the wave's LimeSurvey survey
     (``limesurvey.yml``, kept by ``evalkit participants add``; a retired survey counts
     unless a new deployment replaced it); without such a record, the
     store's participants (participant instruments) or organizations (organization
-    instruments) of the site. Community surveys are open, so they have no denominator.
+    instruments) of the site. Community surveys are open: no denominator unless a roster.
 
     Returns
     -------
@@ -72,10 +74,15 @@ def response_rates(config: ProjectConfig) -> pd.DataFrame:
         "participant": {str(k): int(v) for k, v in zip(people["site"], people["n"],
                                                        strict=True)},
         "organization": {str(k): int(v) for k, v in zip(orgs["site"], orgs["n"], strict=True)}}
+    from evalkit.rosters import expected_respondents
+
+    rosters = expected_respondents(config)
     expected = []
     for site, wave, name in zip(out["site"], out["wave"], out["instrument"], strict=True):
         k = (str(site), str(wave), str(name))
-        if k in registered:
+        if k in rosters:
+            expected.append(float(rosters[k]))
+        elif k in registered:
             expected.append(float(registered[k]))
         else:
             known = fallback.get(respondent.get(k[2]) or "", {}).get(k[0])
