@@ -151,6 +151,59 @@ def test_rank_biserial_ci_counts_nonzero_differences() -> None:
                      ties["rank_biserial_two_sample_call"]["ci_low"], 1e-3)
 
 
+def test_rank_biserial_se_counts_nonzero_differences_not_post_scores() -> None:
+    # Issue 16 (1). R: effectsize 0.8.3 on paired_zero_post (0-10 scale, 16 pairs, 12 nonzero
+    # differences, 13 nonzero post scores). The difference call and the Pair() formula, which
+    # effectsize documents paired = TRUE to equal, put nd = 12 in the SE: evalkit matches
+    # them. The two-vector call puts nd = sum(post != 0) = 13, neither all pairs (16) nor
+    # the nonzero differences.
+    ref = REF["paired_zero_post"]
+    assert (ref["n_pairs"], ref["n_nonzero"], ref["n_post_nonzero"]) == (16, 12, 13)
+    row = run_compare("paired_zero_post").summary.iloc[0]
+    for call in ("rank_biserial", "rank_biserial_pair_formula"):
+        assert close(row["rank_biserial"], ref[call]["r"], EXACT)
+        assert close(row["rank_biserial_ci_low"], ref[call]["ci_low"], EXACT)
+        assert close(row["rank_biserial_ci_high"], ref[call]["ci_high"], EXACT)
+    two = ref["rank_biserial_two_sample_call"]
+    assert close(row["rank_biserial"], two["r"], EXACT)
+    # the two-vector interval is reproduced by the same formula with nd = 13
+    nd = ref["n_post_nonzero"]
+    se = math.sqrt((2 * nd**3 + 3 * nd**2 + nd) / 6) / (nd * (nd + 1) / 2)
+    z = 1.959963984540054
+    assert close(math.tanh(math.atanh(two["r"]) - z * se), two["ci_low"], 1e-12)
+    assert close(math.tanh(math.atanh(two["r"]) + z * se), two["ci_high"], 1e-12)
+    assert not close(row["rank_biserial_ci_low"], two["ci_low"], 1e-3)
+
+
+def test_degenerate_effect_sizes_are_missing_where_effectsize_prints_numbers() -> None:
+    # Issue 16 (7). R: effectsize 0.8.3 (make_reference.R, two_pairs and all_zero).
+    # Two pairs: hedges_g(post, pre, paired = TRUE) = 0 [0, 0], because J(df = 1) = 0;
+    # evalkit keeps g_z undefined (NaN) and d_z as effectsize (exact, 1e-10).
+    ref = REF["two_pairs"]
+    assert ref["hedges_j_df1"] == 0
+    assert (ref["hedges_g"]["g"], ref["hedges_g"]["ci_low"], ref["hedges_g"]["ci_high"]) == (
+        0, 0, 0)
+    row = run_compare("two_pairs").summary.iloc[0]
+    assert row["n_pairs"] == 2
+    assert close(row["cohen_dz"], ref["cohens_d"]["d"], EXACT)
+    assert math.isnan(row["hedges_gz"]) and math.isnan(row["hedges_gz_ci_low"])
+    # Every difference zero: rank_biserial(post - pre, paired = TRUE) = 1 (CI NA) and the
+    # two-vector call 1 [1, 1]; cohens_d stops with an error. evalkit: r, d_z, g_z NaN.
+    ref = REF["all_zero"]
+    assert ref["rank_biserial"]["r"] == 1 and ref["rank_biserial"]["ci_low"] is None
+    assert ref["rank_biserial_two_sample_call"]["ci_low"] == 1
+    assert ref["cohens_d_fails"] is True
+    res = run_compare("all_zero")
+    row = res.summary.iloc[0]
+    assert (row["n_pairs"], row["n_nonzero"], row["mean_diff"]) == (5, 0, 0.0)
+    for col in ("rank_biserial", "rank_biserial_ci_low", "rank_biserial_ci_high", "cohen_dz",
+                "hedges_gz"):
+        assert math.isnan(row[col]), col
+    out = to_json(res)
+    json.dumps(out, allow_nan=False)
+    assert out["effect_sizes"] == {"cohen_dz": None, "hedges_gz": None, "rank_biserial": None}
+
+
 def test_hedges_j_uses_lgamma() -> None:
     # effectsize: J = exp(lgamma(df/2) - log(sqrt(df/2)) - lgamma((df-1)/2))
     ref = REF["paired_small"]
@@ -239,19 +292,63 @@ def test_group_conflicts_and_missing_ids_are_excluded() -> None:
     data.loc[data.index[-1], "subject"] = np.nan  # T040's endline row loses its id
     res = compare(data, outcome="score", subject="subject", time="wave", pre="baseline",
                   post="endline", group="site")
-    reasons = dict(zip(res.excluded["subject"].fillna("<none>"), res.excluded["reason"],
-                       strict=True))
-    assert reasons["T001"] == (
-        "group 'site' differs between waves ('north' at 'baseline', 'south' at 'endline')")
-    assert reasons["T002"] == "missing group"
-    assert reasons["<none>"] == f"missing subject id (row {data.index[-1]})"
-    assert reasons["T040"] == "no 'endline' response"
-    assert "T003" not in reasons  # one recorded group value is enough
+    reasons = {(s if isinstance(s, str) else "<none>", g if isinstance(g, str) else None): r
+               for s, g, r in res.excluded.itertuples(index=False)}
+    # ids are matched within site: T001 at north (baseline) and at south (endline) are two
+    # people, each missing a wave
+    assert reasons[("T001", "north")] == (
+        "no 'endline' response (the id also occurs in site 'south'; ids are matched within "
+        "site)")
+    assert reasons[("T001", "south")] == (
+        "no 'baseline' response (the id also occurs in site 'north'; ids are matched within "
+        "site)")
+    assert reasons[("T002", None)] == "missing group"
+    assert reasons[("<none>", None)] == f"missing subject id (row {data.index[-1]})"
+    assert reasons[("T040", "south")] == "no 'endline' response"
+    assert ("T003", "north") not in reasons  # one recorded group value is enough
+    assert "T003" in set(res.pairs["subject"])
     out = to_json(res)
     top = {e["subject"] for e in out["excluded"]}
-    assert top == {"T001", "T002", None}
-    assert out["groups"]["south"]["excluded"] == [
-        {"subject": "T040", "reason": "no 'endline' response"}]
+    assert top == {"T002", None}
+    assert {e["subject"] for e in out["groups"]["south"]["excluded"]} == {"T001", "T040"}
+
+
+def test_ids_unique_only_within_site_are_matched_within_site() -> None:
+    # Issue 16 (5). R: make_reference.R, site_local_ids: pairs_of() on each site's rows, so
+    # (site, subject) is the key; t.test / wilcox.test / effectsize as everywhere above.
+    data = load("site_local_ids")
+    with pytest.raises(AnalysisError, match="more than one response at a wave for 7 subjects"):
+        compare(data, outcome="score", subject="subject", time="wave", pre="baseline",
+                post="endline")  # without the site, P01 of north and P01 of south collide
+    res = compare(data, outcome="score", subject="subject", time="wave", pre="baseline",
+                  post="endline", group="site")
+    assert res.summary["group"].tolist() == ["east", "north", "south"]
+    for _, row in res.summary.iterrows():
+        check_paired_row(row, REF["site_local_ids"][row["group"]])
+    assert res.excluded.to_dict("records") == [
+        {"subject": "P08", "group": "north", "reason": "no 'endline' response"},
+        {"subject": "P07", "group": "south", "reason": "no 'endline' response"},
+        {"subject": "P06", "group": "east", "reason": "no 'endline' response"}]
+    att = attrition(data, outcome="score", subject="subject", time="wave", pre="baseline",
+                    post="endline", group="site")
+    # hand count: north 8 at baseline, 7 at endline (one dropout per site)
+    north = att.waves[att.waves["group"] == "north"].set_index("wave")
+    assert north["n_seen"].to_dict() == {"baseline": 8, "endline": 7}
+    assert att.baseline.set_index("group")["n_dropouts"].to_dict() == {
+        "east": 1, "north": 1, "south": 1}
+
+
+def test_duplicates_within_a_group_are_named_with_the_group() -> None:
+    data = load("site_local_ids")
+    extra = pd.DataFrame({"site": ["south"], "subject": ["P02"], "wave": ["endline"],
+                          "score": [3.3]})
+    with pytest.raises(AnalysisError) as err:
+        compare(pd.concat([data, extra], ignore_index=True), outcome="score",
+                subject="subject", time="wave", pre="baseline", post="endline", group="site")
+    assert str(err.value) == (
+        "subject column 'subject' has more than one response at a wave for 1 subjects: "
+        "'P02' in site 'south' at 'endline' (2 rows); keep one response per subject and "
+        "wave, or pass duplicates='exclude'")
 
 
 @pytest.mark.parametrize(

@@ -9,13 +9,7 @@ import pandas as pd
 
 from evalkit.prepost import _stats as st
 from evalkit.prepost._compare import _frame, _prepare_paired
-from evalkit.prepost._data import (
-    Duplicates,
-    _is_missing,
-    group_levels,
-    numeric_outcome,
-    time_label,
-)
+from evalkit.prepost._data import Duplicates, group_levels
 from evalkit.prepost._results import AttritionResult
 
 
@@ -35,7 +29,8 @@ def attrition(
     Completers are the subjects :func:`compare` analyses (a non-missing outcome at both
     waves). Dropouts are subjects with a non-missing baseline (``pre``) outcome who are not
     completers: no ``post`` response, or a missing ``post`` outcome. Subjects with duplicate
-    responses (with ``duplicates="exclude"``) or without a unique group are in neither.
+    responses (with ``duplicates="exclude"``) or without a group are in neither. With
+    ``group`` a subject is a (group, subject id) pair, as in :func:`compare`.
     The test is Welch's ``t.test(completers, dropouts)``.
 
     Parameters
@@ -63,10 +58,7 @@ def attrition(
     paired, pre_s, post_s = _prepare_paired(data, outcome=outcome, subject=subject, time=time,
                                             pre=pre, post=post, group=group,
                                             duplicates=duplicates)
-    labels = data[time].map(lambda v: None if _is_missing(v) else time_label(v))
-    values = numeric_outcome(data, outcome)
-    rows = pd.DataFrame({"subject": data[subject], "time": labels, "has_y": values.notna()})
-    rows = rows[~rows["subject"].map(_is_missing).astype(bool)]
+    rows = paired.rows.assign(has_y=paired.rows["y"].notna())
     subjects = paired.subjects
     if group is None:
         strata: list[tuple[Hashable | None, pd.DataFrame]] = [(None, subjects)]
@@ -76,12 +68,12 @@ def attrition(
 
     wave_rows, base_rows = [], []
     for g, subs in strata:
-        members = rows[rows["subject"].isin(subs["subject"])]
+        members = rows[rows["key"].isin(subs["key"])]
         matched = int(subs["reason"].isna().sum())
         for wave in (pre_s, post_s):
             at = members[members["time"] == wave]
-            rec = {"wave": wave, "n_seen": int(at["subject"].nunique()),
-                   "n_outcome": int(at.loc[at["has_y"], "subject"].nunique()),
+            rec = {"wave": wave, "n_seen": int(at["key"].nunique()),
+                   "n_outcome": int(at.loc[at["has_y"], "key"].nunique()),
                    "n_matched": matched}
             wave_rows.append({"group": g, **rec} if g is not None else rec)
         completers = subs.loc[subs["reason"].isna(), "pre"].to_numpy(float)

@@ -156,8 +156,12 @@ def compare(
         The two levels of ``time`` to compare (compared as text, so ``1`` matches ``"1"``).
     group : str, optional
         Column splitting the comparison (e.g. site or modality); one summary row per group.
-        A subject's group is its non-missing value; a subject with two different groups is
-        excluded.
+        Responses are then matched on (group, subject), so subject ids need only be unique
+        within a group (participants numbered P01, P02, ... at every site, as
+        ``evalkit model`` reads them within sites). A row without a group takes the group
+        of its subject's other row. An id found in two groups is two subjects: one whose
+        group differs between the waves is excluded at both, each exclusion saying that the
+        id also occurs in the other group.
     duplicates : {"error", "exclude"}, default "error"
         What to do with a subject that has more than one row at a wave: stop with an
         :class:`~evalkit.errors.AnalysisError` naming them (default; deduplicating needs a rule

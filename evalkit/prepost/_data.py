@@ -148,14 +148,54 @@ def check_duplicates_option(duplicates: str) -> None:
 class Paired:
     """One row per subject with the bookkeeping the analyses need.
 
-    ``subjects`` columns: subject, [group], n_pre_rows, n_post_rows, pre, post, duplicated,
-    group_ok, reason (None for a usable pair). ``pairs`` and ``excluded`` are views of it.
+    A subject is a subject id, or with a group column a (group, subject id) pair: ids need
+    only be unique within a group (participants numbered P01, P02, ... at every site).
+    ``subjects`` columns: key (a number per subject), subject, [group], n_pre_rows,
+    n_post_rows, pre, post, duplicated, group_ok, reason (None for a usable pair).
+    ``pairs`` and ``excluded`` are views of it. ``rows`` holds the pre and post rows used:
+    key, subject, [group], time, y.
     """
 
     subjects: pd.DataFrame
     pairs: pd.DataFrame
     excluded: pd.DataFrame
     group: str | None
+    rows: pd.DataFrame
+
+
+def _who(sid: Any, g: Any, group: str | None) -> str:
+    """A subject as the messages name it: ``'P01'`` or ``'P01' in site 'north'``."""
+    if group is None or _is_missing(g):
+        return show(sid)
+    return f"{show(sid)} in {group} {show(g)}"
+
+
+def _place_in_groups(frame: pd.DataFrame, group: str) -> tuple[pd.Series, dict[Any, str]]:
+    """Each row's group, and the group problem of each subject id that has one.
+
+    A row without a group takes its subject id's group when the id has exactly one
+    (recorded at one wave is enough). An id with no group at all is "missing group"; a row
+    without a group whose id occurs in several groups cannot be placed.
+    """
+    has = ~frame["group"].map(_is_missing).astype(bool)
+    groups_of: dict[Any, list[Any]] = {}
+    for sid, g in zip(frame.loc[has, "subject"], frame.loc[has, "group"], strict=True):
+        seen = groups_of.setdefault(sid, [])
+        if g not in seen:
+            seen.append(g)
+    placed = frame["group"].astype(object).where(has, None)
+    problems: dict[Any, str] = {}
+    for idx in frame.index[~has]:
+        sid = frame.at[idx, "subject"]
+        found = groups_of.get(sid, [])
+        if len(found) == 1:
+            placed[idx] = found[0]
+        elif not found:
+            problems[sid] = "missing group"
+        else:
+            problems[sid] = (f"missing group at a wave, and the id occurs in more than one "
+                             f"{group} ({', '.join(show(g) for g in found)})")
+    return placed, problems
 
 
 def pair_responses(
@@ -169,7 +209,11 @@ def pair_responses(
     group: str | None,
     duplicates: Duplicates,
 ) -> Paired:
-    """Match each subject's pre and post response; explain every subject left out."""
+    """Match each subject's pre and post response; explain every subject left out.
+
+    With ``group`` the responses are matched on (group, subject id), so an id used in two
+    groups is two subjects.
+    """
     frame = pd.DataFrame({"subject": data[subject], "time": labels, "y": outcome})
     if group is not None:
         frame["group"] = data[group]
@@ -181,17 +225,30 @@ def pair_responses(
          "reason": f"missing subject id (row {show(idx)})"}
         for idx in frame.index[missing_id]
     ]
-    frame = frame[~missing_id]
+    frame = frame[~missing_id].copy()
 
-    order = pd.unique(frame["subject"])
-    counts = (frame.groupby(["subject", "time"], sort=False).size()
+    problems: dict[Any, str] = {}
+    if group is not None:
+        frame["group"], problems = _place_in_groups(frame, group)
+        key_values = pd.Series(list(zip(frame["group"], frame["subject"], strict=True)),
+                               index=frame.index, dtype=object)
+    else:
+        key_values = frame["subject"]
+    codes, _ = pd.factorize(key_values)
+    frame["key"] = codes
+    first_rows = frame.drop_duplicates("key")
+    order = first_rows["key"].to_numpy()
+    sids = first_rows["subject"].tolist()
+    gids: list[Any] = first_rows["group"].tolist() if group is not None else [None] * len(sids)
+
+    counts = (frame.groupby(["key", "time"], sort=False).size()
               .unstack(fill_value=0).reindex(index=order, columns=[pre, post], fill_value=0))
     n_pre = counts[pre].to_numpy(dtype=int)
     n_post = counts[post].to_numpy(dtype=int)
 
-    row_count = frame.groupby(["subject", "time"], sort=False)["time"].transform("size")
+    row_count = frame.groupby(["key", "time"], sort=False)["time"].transform("size")
     single = frame[row_count.to_numpy() == 1]
-    wide = single.pivot(index="subject", columns="time", values="y")
+    wide = single.pivot(index="key", columns="time", values="y")
     wide = wide.reindex(index=order, columns=[pre, post])
     pre_v = wide[pre].to_numpy(dtype=float)
     post_v = wide[post].to_numpy(dtype=float)
@@ -201,7 +258,7 @@ def pair_responses(
         detail = []
         for k in np.flatnonzero(dup)[:3]:
             waves = [f"'{w}' ({c} rows)" for w, c in ((pre, n_pre[k]), (post, n_post[k])) if c > 1]
-            detail.append(f"{show(order[k])} at {' and '.join(waves)}")
+            detail.append(f"{_who(sids[k], gids[k], group)} at {' and '.join(waves)}")
         more = f" and {int(dup.sum()) - 3} more" if dup.sum() > 3 else ""
         raise AnalysisError(
             f"subject column '{subject}' has more than one response at a wave for "
@@ -209,24 +266,18 @@ def pair_responses(
             f"subject and wave, or pass duplicates='exclude'"
         )
 
-    group_values: list[Any] = [None] * len(order)
-    group_reason: list[str | None] = [None] * len(order)
+    # An id with only one wave in one group and only the other wave in another may be one
+    # person who moved (or a data-entry slip): its exclusions say where the other wave is.
+    only: dict[Any, list[tuple[Any, str]]] = {}
     if group is not None:
-        by_subject = frame.groupby("subject", sort=False)["group"]
-        n_groups = by_subject.nunique(dropna=True).reindex(order).to_numpy()
-        first = by_subject.first().reindex(order)
-        for k, sid in enumerate(order):
-            if n_groups[k] == 0:
-                group_reason[k] = "missing group"
-            elif n_groups[k] > 1:
-                seen = frame.loc[frame["subject"] == sid, ["time", "group"]].dropna()
-                shown = ", ".join(f"{show(g)} at '{t}'" for t, g in seen.itertuples(index=False))
-                group_reason[k] = f"group '{group}' differs between waves ({shown})"
-            else:
-                group_values[k] = first.iloc[k]
+        for k, (sid, g) in enumerate(zip(sids, gids, strict=True)):
+            if g is not None and (n_pre[k] == 0) != (n_post[k] == 0):
+                only.setdefault(sid, []).append((g, pre if n_pre[k] else post))
 
     reasons: list[str | None] = []
+    group_ok: list[bool] = []
     for k in range(len(order)):
+        sid, g = sids[k], gids[k]
         parts: list[str] = []
         if dup[k]:
             parts += [f"duplicate responses at '{w}' ({c} rows)"
@@ -237,20 +288,27 @@ def pair_responses(
                     parts.append(f"no '{wave}' response")
                 elif np.isnan(value):
                     parts.append(f"missing outcome at '{wave}'")
-        why_group = group_reason[k]
-        if why_group is not None:
-            parts.append(why_group)
+        placed = group is None or g is not None
+        if not placed:
+            parts.append(problems.get(sid, "missing group"))
+        mine = pre if n_pre[k] else post
+        others = [o for o, wave in only.get(sid, []) if o != g and wave != mine]
+        if placed and others and parts and (n_pre[k] == 0) != (n_post[k] == 0):
+            parts[-1] += (f" (the id also occurs in {group} "
+                          f"{', '.join(show(o) for o in others)}; ids are matched within "
+                          f"{group})")
+        group_ok.append(placed)
         reasons.append("; ".join(parts) if parts else None)
 
-    subjects = pd.DataFrame({"subject": order})
+    subjects = pd.DataFrame({"key": order, "subject": pd.Series(sids, dtype=object)})
     if group is not None:
-        subjects["group"] = pd.Series(group_values, dtype=object)
+        subjects["group"] = pd.Series(gids, dtype=object)
     subjects["n_pre_rows"] = n_pre
     subjects["n_post_rows"] = n_post
     subjects["pre"] = np.where(dup, np.nan, pre_v)
     subjects["post"] = np.where(dup, np.nan, post_v)
     subjects["duplicated"] = dup
-    subjects["group_ok"] = [r is None for r in group_reason]
+    subjects["group_ok"] = group_ok
     subjects["reason"] = pd.Series(reasons, dtype=object)
 
     ok = subjects["reason"].isna()
@@ -262,7 +320,8 @@ def pair_responses(
         excluded = pd.concat([pd.DataFrame(id_rows, columns=[*cols, "reason"]), excluded],
                              ignore_index=True)
     excluded = excluded.reset_index(drop=True)
-    return Paired(subjects=subjects, pairs=pairs, excluded=excluded, group=group)
+    rows = frame[["key", *cols, "time", "y"]].reset_index(drop=True)
+    return Paired(subjects=subjects, pairs=pairs, excluded=excluded, group=group, rows=rows)
 
 
 def group_levels(values: pd.Series) -> list[Hashable]:

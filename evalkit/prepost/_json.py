@@ -90,7 +90,7 @@ def to_json(result: PrePostResult | UnmatchedResult | BinaryResult) -> dict[str,
 
     With groups it is ``{"groups": {"<group>": {...the same...}}, "excluded": [...]}``: each
     group lists its own exclusions, and the top-level ``excluded`` lists the subjects that
-    belong to no group (missing or conflicting group, missing subject id). Group keys are
+    belong to no group (missing group, missing subject id). Group keys are
     the group values as text. Undefined numbers (e.g. a t statistic with one pair) are
     ``None``.
 

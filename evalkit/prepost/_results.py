@@ -37,7 +37,9 @@ class PrePostResult:
         mean difference); Wilcoxon signed-rank ``V`` (sum of positive ranks), ``p_wilcoxon``,
         ``wilcoxon_exact`` (exact distribution used), ``n_nonzero`` (pairs with a nonzero
         difference); ``cohen_dz``, ``hedges_gz``, ``rank_biserial``, each with ``_ci_low`` and
-        ``_ci_high``.
+        ``_ci_high``. An effect size the data cannot define is NaN, where effectsize 0.8.3
+        prints a number: ``hedges_gz`` with two pairs (effectsize: 0, as its correction
+        J(1) is 0) and ``rank_biserial`` when every difference is zero (effectsize: 1).
     excluded : pandas.DataFrame
         One row per subject left out: ``subject``, ``group`` (only when grouped), ``reason``.
     pairs : pandas.DataFrame

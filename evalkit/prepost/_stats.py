@@ -298,7 +298,14 @@ def cohens_d_paired(pre: np.ndarray, post: np.ndarray, *,
 
 def hedges_g_paired(pre: np.ndarray, post: np.ndarray, *,
                     conf_level: float = 0.95) -> dict[str, float]:
-    """``effectsize::hedges_g(post, pre, paired = TRUE)``: g_z = d_z * J(n - 1), CI times J."""
+    """``effectsize::hedges_g(post, pre, paired = TRUE)``: g_z = d_z * J(n - 1), CI times J.
+
+    With two pairs (df = 1) the correction J(1) = exp(lgamma(1/2) - log(sqrt(1/2)) -
+    lgamma(0)) is 0, so effectsize reports g_z = 0 with CI [0, 0] whatever the data; evalkit
+    returns NaN (None in JSON) instead, since one degree of freedom cannot be corrected.
+    When every difference is zero (sd = 0) d_z and g_z are NaN; effectsize stops with an
+    error there.
+    """
     res = cohens_d_paired(pre, post, conf_level=conf_level)
     j = hedges_j(res["df"])
     return {"g": res["d"] * j, "ci_low": res["ci_low"] * j, "ci_high": res["ci_high"] * j}
@@ -356,8 +363,18 @@ def rank_biserial_paired(pre: np.ndarray, post: np.ndarray, *,
 
     r = (R+ - R-) / (nd (nd + 1) / 2) over the nd nonzero differences (zeros dropped, as in
     the signed-rank test). CI: tanh(atanh(r) -/+ z * SE) with
-    SE = sqrt((2 nd^3 + 3 nd^2 + nd) / 6) / (nd (nd + 1) / 2).
-    When every difference is zero r is undefined (NaN; effectsize reports 1 there).
+    SE = sqrt((2 nd^3 + 3 nd^2 + nd) / 6) / (nd (nd + 1) / 2), the same nd.
+
+    This is effectsize 0.8.3 on the differences, ``rank_biserial(post - pre)`` or
+    ``rank_biserial(Pair(post, pre) ~ 1)``, which its documentation says ``paired = TRUE``
+    is equivalent to. Its two-vector call ``rank_biserial(post, pre, paired = TRUE)`` gives
+    the same r but puts nd = ``sum(post != 0)`` (the nonzero *post scores*) into the SE, so
+    with zero differences its interval is narrower (all pairs when no post score is 0, any
+    other count when some are); evalkit does not copy that.
+
+    When every difference is zero r is undefined and evalkit returns NaN (None in JSON) with
+    no interval; effectsize reports r = 1 there (CI NA for the differences, [1, 1] for the
+    two-vector call), which would read as "everyone improved".
     """
     d = np.asarray(post, dtype=float) - np.asarray(pre, dtype=float)
     d = d[d != 0]

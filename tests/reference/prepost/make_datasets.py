@@ -110,3 +110,28 @@ write(long_frame([f"M{i:03d}" for i in range(1, 41)],
 # 9. p-values for multiplicity adjustment (with ties and a missing value)
 write(pd.DataFrame({"p": [0.01, 0.04, 0.03, np.nan, 0.005, 0.04, 0.2, 0.65, 0.0001, 0.049]}),
       "pvalues.csv")
+
+# 10. (issue 16) a 0-10 scale with zero differences and post scores of 0: effectsize's
+#     two-vector paired call counts nonzero *post scores* in the rank-biserial SE
+pre = np.array([0, 2, 3, 5, 4, 6, 1, 7, 3, 2, 8, 5, 0, 4, 6, 3])
+post = np.array([0, 0, 5, 5, 6, 9, 0, 8, 3, 4, 9, 7, 2, 4, 8, 5])
+write(long_frame([f"Z{i:03d}" for i in range(1, 17)], pre, post), "paired_zero_post.csv")
+
+# 11. (issue 16) degenerate effect sizes: two pairs (g_z's J(1) = 0 in effectsize), and
+#     every difference zero (r undefined; effectsize reports 1)
+write(long_frame(["D1", "D2"], np.array([3.0, 4.0]), np.array([4.0, 6.0])), "two_pairs.csv")
+same = np.array([3.0, 4.0, 2.0, 5.0, 3.5])
+write(long_frame([f"E{i}" for i in range(1, 6)], same, same), "all_zero.csv")
+
+# 12. (issue 16) participant ids unique only within a site: P01.. restart at every site,
+#     with one dropout per site so that pairing by id alone would mix people up
+rows = []
+for site, n, shift in (("north", 8, 0.4), ("south", 7, 0.1), ("east", 6, -0.2)):
+    for i in range(1, n + 1):
+        sid = f"P{i:02d}"
+        b = round(float(rng.normal(3.0, 0.6)), 2)
+        rows.append((site, sid, "baseline", b))
+        if i != n:
+            rows.append((site, sid, "endline", round(b + shift + float(rng.normal(0, 0.4)),
+                                                     2)))
+write(pd.DataFrame(rows, columns=["site", "subject", "wave", "score"]), "site_local_ids.csv")

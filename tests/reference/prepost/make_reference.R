@@ -135,7 +135,8 @@ out <- list(
       mcnemar = "mcnemar.test(table(pre, post))",
       mcnemar_exact = "binom.test(n01, n01 + n10, 0.5)",
       exact_ci = "uniroot(function(ncp) pt(t, df, ncp) - p) for p = 0.975, 0.025",
-      adjust = "p.adjust(p, method)"
+      adjust = "p.adjust(p, method)",
+      rank_biserial_pair_formula = "effectsize::rank_biserial(Pair(post, pre) ~ 1)"
     )
   )
 )
@@ -205,6 +206,49 @@ out$exact_distributions <- list(
   pwilcox_6_8 = list(q = c(0, 5, 12, 20, 48), p = pwilcox(c(0, 5, 12, 20, 48), 6, 8)),
   pwilcox_49_49 = list(q = c(1000, 1200, 1500), p = pwilcox(c(1000, 1200, 1500), 49, 49))
 )
+
+# Issue 16 ----------------------------------------------------------------------------------
+# (1) The rank-biserial SE on a 0-10 scale with zero differences and post scores of 0.
+#     rank_biserial(post, pre, paired = TRUE) takes nd = sum(post != 0) (nonzero post scores,
+#     neither all pairs nor the nonzero differences); its own documentation says paired is
+#     "equivalent to the one-sample effect size on x - y", which the difference call is.
+pr <- pairs_of(read("paired_zero_post.csv"))
+out$paired_zero_post <- paired_stats(pr$pre, pr$post)
+rb_pair <- rank_biserial(Pair(post, pre) ~ 1, data = pr)
+out$paired_zero_post$rank_biserial_pair_formula <- list(
+  r = rb_pair$r_rank_biserial, ci_low = rb_pair$CI_low, ci_high = rb_pair$CI_high)
+out$paired_zero_post$n_post_nonzero <- sum(pr$post != 0)
+
+# (7) Degenerate effect sizes. Two pairs: hedges_g's J(df = 1) = exp(lgamma(1/2) -
+#     log(sqrt(1/2)) - lgamma(0)) = 0, so g_z = 0 with CI [0, 0]. Every difference zero:
+#     cohens_d/hedges_g stop with an optim error (sd = 0) and rank_biserial reports r = 1.
+pr <- pairs_of(read("two_pairs.csv"))
+cd <- suppressWarnings(cohens_d(pr$post, pr$pre, paired = TRUE))
+hg <- suppressWarnings(hedges_g(pr$post, pr$pre, paired = TRUE))
+out$two_pairs <- list(
+  n_pairs = nrow(pr),
+  cohens_d = list(d = cd$Cohens_d, ci_low = cd$CI_low, ci_high = cd$CI_high),
+  hedges_g = list(g = hg$Hedges_g, ci_low = hg$CI_low, ci_high = hg$CI_high),
+  hedges_j_df1 = hedges_j(1)
+)
+pr <- pairs_of(read("all_zero.csv"))
+rb <- suppressWarnings(rank_biserial(pr$post - pr$pre, paired = TRUE))
+rb2 <- suppressWarnings(rank_biserial(pr$post, pr$pre, paired = TRUE))
+cd_err <- tryCatch(cohens_d(pr$post, pr$pre, paired = TRUE), error = function(e) "error")
+out$all_zero <- list(
+  n_pairs = nrow(pr),
+  rank_biserial = list(r = rb$r_rank_biserial, ci_low = rb$CI_low, ci_high = rb$CI_high),
+  rank_biserial_two_sample_call = list(r = rb2$r_rank_biserial, ci_low = rb2$CI_low,
+                                       ci_high = rb2$CI_high),
+  cohens_d_fails = identical(cd_err, "error")
+)
+
+# (5) Participant ids unique only within a site: pairs are matched on (site, subject).
+d <- read("site_local_ids.csv")
+out$site_local_ids <- lapply(split(d, d$site), function(g) {
+  pr <- pairs_of(g)
+  paired_stats(pr$pre, pr$post)
+})
 
 write_json(out, file.path(here, "reference.json"), digits = NA, auto_unbox = TRUE,
            pretty = TRUE, na = "null")
