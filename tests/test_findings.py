@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -578,3 +579,131 @@ def test_one_modality_project_says_every_site_received_the_same(tmp_path):
         "Test collaborative worked with 3 community sites from 2025-01-01 to 2025-12-31. "
         "Every site received the same approach: peer learning (3 sites).")
     assert "Each site received one way" not in intro["sentence"]
+
+
+# 7. Trust and value between partner organizations (PARTNER) -----------------------------
+
+REFERENCE = Path(__file__).parent / "reference" / "network_trust"
+
+
+def _partner_orgs():
+    return pd.read_csv(REFERENCE / "organizations.csv")
+
+
+def test_trust_and_value_by_site_and_wave_match_r():
+    # Oracle: R 4.2 t.test() in tests/reference/network_trust/network_trust.R (one-sample t
+    # interval over a site's organizations; over the sites' means for the collaborative).
+    from evalkit.findings import trust_value_by_wave
+
+    ref = json.loads((REFERENCE / "network_trust.json").read_text())["by_wave"]
+    got = trust_value_by_wave(_partner_orgs(), waves=["t0", "t1"])
+    assert len(got) == len(ref) == 16
+    for r in ref:
+        row = got[(got["level"] == r["level"]) & (got["wave"] == r["wave"])
+                  & (got["measure"] == r["measure"])
+                  & (got["site_id"].fillna("") == (r["site_id"] or ""))]
+        assert len(row) == 1
+        assert int(row["n_orgs"].iloc[0]) == r["n_orgs"]
+        for col in ("mean", "sd", "ci_low", "ci_high"):
+            assert row[col].iloc[0] == pytest.approx(r[col], abs=1e-9)  # tolerance 1e-9
+
+
+def test_trust_and_value_change_matches_r_paired_t():
+    # Oracle: R 4.2 t.test(post, pre, paired = TRUE) per site over the organizations scored
+    # at both waves, and t.test() of the sites' changes (network_trust.R).
+    from evalkit.findings import trust_value_change
+
+    ref = json.loads((REFERENCE / "network_trust.json").read_text())["change"]
+    got = trust_value_change(_partner_orgs(), pre="t0", post="t1")
+    assert len(got) == len(ref) == 8
+    for r in ref:
+        row = got[(got["level"] == r["level"]) & (got["measure"] == r["measure"])
+                  & (got["site_id"].fillna("") == (r["site_id"] or ""))].iloc[0]
+        assert int(row["n"]) == r["n"]
+        for col in ("change", "ci_low", "ci_high", "p"):
+            assert row[col] == pytest.approx(r[col], abs=1e-9)  # tolerance 1e-9
+        if r["level"] == "site":
+            assert row["mean_pre"] == pytest.approx(r["mean_pre"], abs=1e-9)
+            assert row["mean_post"] == pytest.approx(r["mean_post"], abs=1e-9)
+
+
+def _partner_results(tmp_path, orgs):
+    tables = {"sites": pd.DataFrame({"site_id": ["S1", "S2", "S3"],
+                                     "name": ["North *Hub*", "Bay", "Hill"],
+                                     "modality": ["x", "x", "x"]}),
+              "network_organizations": orgs}
+    return build_findings(_results(tmp_path, tables))
+
+
+def test_trust_findings_use_direction_words_only_when_the_ci_excludes_zero(tmp_path):
+    f = _partner_results(tmp_path, _partner_orgs())
+    ref = {(r["level"], r["site_id"] or "", r["measure"]): r for r in json.loads(
+        (REFERENCE / "network_trust.json").read_text())["change"]}
+    rows = f[f["kind"].isin(["network_trust", "network_value"])]
+    assert len(rows) == 8
+    for _, row in rows.iterrows():
+        site = row["site_id"] if isinstance(row["site_id"], str) else ""
+        r = ref[(row["level"], site, row["kind"].removeprefix("network_"))]
+        clear = r["ci_low"] > 0 or r["ci_high"] < 0
+        words = set(DIRECTION_WORDS.findall(_text(row)))
+        if clear:
+            assert words == {"rose" if r["change"] > 0 else "fell"}
+            assert f"by {abs(r['change']):.2f} points" in row["sentence"]
+        else:
+            assert words == set() and "did not clearly change" in row["sentence"]
+    # S1 trust: pre 2.25 (A-D), post 3.0: +0.75, R's CI 0.29 to 1.21 excludes 0.
+    s1 = _one(f, kind="network_trust", site_id="S1")
+    assert s1["sentence"] == (
+        "At North \\*Hub\\*, the mean trust rating partner organizations received rose by "
+        "0.75 points from baseline to endline (95% CI +0.29 to +1.21; 4 organizations "
+        "rated at both waves).")
+    assert s1["headline"] == "Trust between partner organizations."
+
+
+def test_no_partner_network_no_trust_findings(tmp_path):
+    f = build_findings(_results(tmp_path, {"sites": _sites({"x": 2})}))
+    assert not f["kind"].str.startswith("network_").any()
+
+
+# 8. Community quotes ---------------------------------------------------------------------
+
+def _quote_results(tmp_path, *, n_food, third="The pantry had food for my kids."):
+    themes = pd.DataFrame({
+        "level": ["collaborative"] * 3, "site_id": [None] * 3, "modality": [None] * 3,
+        "wave": ["t1"] * 3, "theme": ["hours", "food", "no_theme"],
+        "label": ["Opening hours", "Food", "No theme"], "n_comments": [60] * 3,
+        "n": [30, n_food, 10], "share": [0.5, n_food / 60, 1 / 6]})
+    quotes = pd.DataFrame({
+        "level": ["collaborative"] * 4, "site_id": [None] * 4,
+        "theme": ["food", "hours", "hours", "hours"],
+        "label": ["Food", "Opening hours", "Opening hours", "Opening hours"],
+        "rank": [1, 1, 2, 3], "wave": ["t1"] * 4,
+        "quote": ["The pantry had food for my kids.", "Please keep the *evening* hours.",
+                  "Write to me at ana.lopez@example.org about hours.", third]})
+    tables = {"sites": _sites({"x": 2}), "feedback_themes": themes, "feedback_quotes": quotes}
+    return build_findings(_results(tmp_path, tables))
+
+
+def test_quotes_come_by_theme_scrubbed_escaped_and_only_for_themes_enough_people_raised(
+        tmp_path):
+    # threshold 11: food mentioned by 4 comments is not quoted; hours (30) is.
+    f = _quote_results(tmp_path, n_food=4, third="The evening hours suit my job well.")
+    q = f[f["kind"] == "quote"]
+    assert list(q["headline"]) == ["Opening hours"] * 3
+    assert q["sentence"].iloc[0] == "Please keep the \\*evening\\* hours."
+    assert "@" not in q["sentence"].iloc[1] and "ana.lopez" not in q["sentence"].iloc[1]
+    assert "pantry" not in " ".join(q["sentence"])
+    assert q["numbers"].map(lambda s: json.loads(s)["n_mentions"]).tolist() == [30] * 3
+    assert q["site_id"].isna().all()
+    # enough mentions of food: its own quote is shown, after the more frequent theme
+    q = _quote_results(tmp_path, n_food=11, third="The evening hours suit my job well.")
+    assert q[q["kind"] == "quote"]["headline"].tolist() == ["Opening hours"] * 3 + ["Food"]
+
+
+def test_a_quote_is_shown_once_under_the_most_mentioned_theme(tmp_path):
+    # food raised by 12 (>= 11) but less often than hours (30): the repeated pantry quote
+    # stays under hours, food keeps none of its own.
+    q = _quote_results(tmp_path, n_food=12)
+    q = q[q["kind"] == "quote"]
+    assert q["sentence"].tolist().count("The pantry had food for my kids.") == 1
+    assert list(q["headline"]) == ["Opening hours"] * 3

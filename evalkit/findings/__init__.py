@@ -11,7 +11,9 @@ print these sentences and hold no verdicts of their own.
 Kinds: ``project`` (what the collaborative and its instruments are), ``change`` and
 ``community_experience`` (pre/post, per collaborative, modality and site),
 ``modality_change``, ``modality_comparison`` and ``recommendation`` (the modality model),
-``network_change``, ``theme``, ``advice``, ``pending`` (analyses the data cannot support yet).
+``network_change``, ``network_trust`` and ``network_value`` (trust and value between
+partner organizations, as PARTNER defines them), ``theme``, ``quote`` (scrubbed community
+quotes a report may print), ``advice``, ``pending`` (analyses the data cannot support yet).
 
 Examples
 --------
@@ -35,13 +37,21 @@ from evalkit.findings._other import (
     network_findings,
     pending_findings,
     project_findings,
+    quote_findings,
     theme_findings,
+)
+from evalkit.findings._partner import (
+    MEASURES,
+    partner_findings,
+    trust_value_by_wave,
+    trust_value_change,
 )
 from evalkit.findings._words import DOWN_WORDS, UP_WORDS, floor_phrase, md, p_phrase
 from evalkit.results import Results
 
 __all__ = ["build_findings", "DecisionRule", "Context", "context", "COLUMNS", "GRADE_WORDS",
-           "grade_rules", "UP_WORDS", "DOWN_WORDS", "md", "p_phrase", "floor_phrase"]
+           "grade_rules", "UP_WORDS", "DOWN_WORDS", "md", "p_phrase", "floor_phrase",
+           "MEASURES", "trust_value_by_wave", "trust_value_change"]
 
 
 def build_findings(results: Results, *, rule: DecisionRule | None = None) -> pd.DataFrame:
@@ -63,5 +73,6 @@ def build_findings(results: Results, *, rule: DecisionRule | None = None) -> pd.
     ctx = context(results, rule=rule)
     changes = change_findings(ctx)
     rows = (project_findings(ctx) + changes + modality_findings(ctx) + network_findings(ctx)
-            + theme_findings(ctx) + advice_findings(ctx, changes) + pending_findings(ctx))
+            + partner_findings(ctx) + theme_findings(ctx) + quote_findings(ctx)
+            + advice_findings(ctx, changes) + pending_findings(ctx))
     return as_frame(rows)

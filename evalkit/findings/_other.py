@@ -11,7 +11,8 @@ from evalkit.findings._change import finding
 from evalkit.findings._context import Context
 from evalkit.findings._words import count_word, is_missing, join_words, lower_first, md
 
-__all__ = ["network_findings", "theme_findings", "pending_findings", "project_findings"]
+__all__ = ["network_findings", "theme_findings", "quote_findings", "pending_findings",
+           "project_findings"]
 
 
 def _points(x: float) -> str:
@@ -91,6 +92,55 @@ def theme_findings(ctx: Context) -> list[dict[str, Any]]:
             headline="What people talked about most.",
             sentence=(f"What community members wrote about most at {ctx.wave(waves[-1])}: "
                       f"{said}.")))
+    return rows
+
+
+def quote_findings(ctx: Context) -> list[dict[str, Any]]:
+    """Community quotes a report may print, by theme, for the collaborative and each site.
+
+    A quote is kept only when its theme was mentioned in at least ``threshold`` comments of
+    the same group (collaborative or site) at the quote's wave: a theme fewer people raised
+    is not quoted, so that a quote cannot point to one of a handful of people. The quotes
+    were scrubbed of personal data by the analysis; they are scrubbed again here with the
+    default detectors (scrubbing is idempotent), so a results folder from elsewhere cannot
+    carry an email or a phone number into a report. No identifier is kept. Themes come in
+    order of how often they were mentioned at the last wave with comments, then by rank.
+    """
+    quotes, th = ctx.table("feedback_quotes"), ctx.table("feedback_themes")
+    if quotes.empty or th.empty:
+        return []
+    from evalkit.privacy import Scrubber
+
+    k = ctx.threshold
+    th = th[th["theme"] != "no_theme"]
+    counts = {(str(r.level), "" if is_missing(r.site_id) else str(r.site_id), str(r.wave),
+               str(r.theme)): int(r.n) for r in th.itertuples(index=False)}
+    scrub = Scrubber()
+    rows: list[dict[str, Any]] = []
+    for (level, site), sub in quotes.assign(
+            site_id=quotes["site_id"].map(lambda s: "" if is_missing(s) else str(s))
+    ).groupby(["level", "site_id"], sort=False):
+        mine = th[(th["level"] == level) & (th["site_id"].fillna("").astype(str) == site)]
+        waves = [w for w in ctx.wave_order if w in set(mine["wave"])]
+        last = mine[mine["wave"] == waves[-1]] if waves else mine
+        often = dict(zip(last["theme"], last["n"], strict=True))
+        sub = sub.assign(_often=sub["theme"].map(often).fillna(0))
+        sub = sub.sort_values(["_often", "theme", "rank"], ascending=[False, True, True],
+                              kind="mergesort")
+        said: set[str] = set()
+        for r in sub.itertuples(index=False):
+            n = counts.get((str(level), site, str(r.wave), str(r.theme)), 0)
+            text = scrub(str(r.quote))
+            if n < k or text.casefold() in said:  # each quote once, under its first theme
+                continue
+            said.add(text.casefold())
+            rows.append(finding(
+                finding_id=f"quote:{level}:{site}:{r.theme}:{r.rank}", kind="quote",
+                level=str(level), site_id=site or None, estimate=None, direction="none",
+                grade="descriptive", n=n,
+                numbers={"theme": str(r.theme), "wave": str(r.wave), "rank": int(r.rank),
+                         "n_mentions": n},
+                headline=md(str(r.label)), sentence=md(text)))
     return rows
 
 
