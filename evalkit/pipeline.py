@@ -177,7 +177,7 @@ def render_project(project: str | Path, *, engine: str = "auto",
     """
     from evalkit.feedback import read_names
     from evalkit.plan import load_plan
-    from evalkit.reporting import read_results, render_reports, report_jobs
+    from evalkit.reporting import Branding, read_results, render_reports, report_jobs
     from evalkit.reporting._render import quarto_available
     from evalkit.reporting._scan import ScanRules
 
@@ -191,7 +191,8 @@ def render_project(project: str | Path, *, engine: str = "auto",
         raise ConfigError(f"--site: unknown site id(s) {unknown}; sites are "
                           f"{[s.id for s in cfg.sites]}")
     chosen = [(s.id, s.name) for s in cfg.sites if not sites or s.id in sites]
-    jobs = report_jobs(cfg.root / "reports", cfg.results_path, chosen, whole=not sites)
+    jobs = report_jobs(cfg.root / "reports", cfg.results_path, chosen, whole=not sites,
+                       branding=Branding.from_config(cfg))
     plan_path = cfg.path(cfg.plan)
     names: list[str] = []
     names_source = "the names file"

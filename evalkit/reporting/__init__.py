@@ -14,34 +14,70 @@ Examples
 
 from __future__ import annotations
 
-from evalkit.disclosure import (
-    SuppressionPlan,
-    plan_suppression,
-    published_cells,
-    recoverable_cells,
-    suppression_table,
-)
-from evalkit.reporting._format import (
-    PROTECTED,
-    PROTECTED_NOTE,
-    finding_markdown,
-    format_ci,
-    format_number,
-    format_p,
-    html_table,
-    markdown_table,
-    sector_label,
-    suppress_small,
-)
-from evalkit.reporting._reports import ReportJob, render_reports, report_jobs
-from evalkit.reporting._show import figure_markdown, show_figure
-from evalkit.reporting._theme import OKABE_ITO, use_theme
-from evalkit.results import Results, read_results
+from typing import TYPE_CHECKING, Any
 
-load_results = read_results
+# The names below load on first use (module __getattr__), so importing a light submodule
+# such as evalkit.reporting._cache does not pull in matplotlib, pandas or the renderers.
+if TYPE_CHECKING:
+    from evalkit.disclosure import (
+        SuppressionPlan,
+        plan_suppression,
+        published_cells,
+        recoverable_cells,
+        suppression_table,
+    )
+    from evalkit.reporting._format import (
+        PROTECTED,
+        PROTECTED_NOTE,
+        finding_markdown,
+        format_ci,
+        format_number,
+        format_p,
+        html_table,
+        markdown_table,
+        sector_label,
+        suppress_small,
+    )
+    from evalkit.reporting._reports import Branding, ReportJob, render_reports, report_jobs
+    from evalkit.reporting._show import brand_markdown, figure_markdown, show_figure
+    from evalkit.reporting._theme import OKABE_ITO, use_theme
+    from evalkit.results import Results, read_results
+
+    load_results = read_results
+
+_LAZY = {
+    **dict.fromkeys(("SuppressionPlan", "plan_suppression", "published_cells",
+                     "recoverable_cells", "suppression_table"), "evalkit.disclosure"),
+    **dict.fromkeys(("PROTECTED", "PROTECTED_NOTE", "finding_markdown", "format_ci",
+                     "format_number", "format_p", "html_table", "markdown_table",
+                     "sector_label", "suppress_small"), "evalkit.reporting._format"),
+    **dict.fromkeys(("ReportJob", "render_reports", "report_jobs"),
+                    "evalkit.reporting._reports"),
+    **dict.fromkeys(("figure_markdown", "show_figure"), "evalkit.reporting._show"),
+    **dict.fromkeys(("OKABE_ITO", "use_theme"), "evalkit.reporting._theme"),
+    **dict.fromkeys(("Results", "read_results"), "evalkit.results"),
+}
+_ALIASES = {"load_results": "read_results"}
+
+
+def __getattr__(name: str) -> Any:
+    from importlib import import_module
+
+    target = _ALIASES.get(name, name)
+    if target not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_LAZY[target]), target)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "Results",
+    "Branding",
     "ReportJob",
     "load_results",
     "read_results",
@@ -62,6 +98,7 @@ __all__ = [
     "markdown_table",
     "show_figure",
     "figure_markdown",
+    "brand_markdown",
     "finding_markdown",
     "sector_label",
     "OKABE_ITO",

@@ -39,9 +39,49 @@ from evalkit.reporting._cache import (
 )
 from evalkit.reporting._scan import ScanRules, check_outputs
 
-__all__ = ["RenderSummary", "ReportJob", "default_workers", "render_reports", "report_jobs"]
+__all__ = ["Branding", "RenderSummary", "ReportJob", "default_workers", "render_reports",
+           "report_jobs"]
 
 _FORMAT_EXT = {"html": "html", "docx": "docx", "pdf": "pdf"}
+
+
+@dataclass(frozen=True)
+class Branding:
+    """What a center puts on the title of every report (``reports:`` in ``evalkit.yml``).
+
+    Attributes
+    ----------
+    organisation
+        The organisation that publishes the reports.
+    funder
+        The funder acknowledgement, as it should read.
+    logo
+        A PNG, JPEG or SVG file, embedded in every HTML and Word file.
+
+    Examples
+    --------
+    >>> Branding(organisation="Northwind Evaluation Center").params()
+    {'organisation': 'Northwind Evaluation Center'}
+    >>> Branding().params()
+    {}
+    """
+
+    organisation: str | None = None
+    funder: str | None = None
+    logo: Path | None = None
+
+    def params(self) -> dict[str, str]:
+        """The document parameters that carry it (only those that are set)."""
+        out = {"organisation": self.organisation, "funder": self.funder,
+               "logo": str(Path(self.logo).resolve()) if self.logo is not None else None}
+        return {k: v for k, v in out.items() if v}
+
+    @classmethod
+    def from_config(cls, config: object) -> Branding:
+        """The branding of a :class:`evalkit.config.ProjectConfig`."""
+        reports = config.reports  # type: ignore[attr-defined]
+        return cls(organisation=reports.organisation, funder=reports.funder,
+                   logo=config.logo_path)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -124,7 +164,8 @@ class RenderSummary:
 
 
 def report_jobs(reports_dir: str | Path, results_dir: str | Path,
-                sites: Sequence[tuple[str, str]], *, whole: bool = True) -> list[ReportJob]:
+                sites: Sequence[tuple[str, str]], *, whole: bool = True,
+                branding: Branding | None = None) -> list[ReportJob]:
     """The cross-site report, the lessons report and one site report per site.
 
     Parameters
@@ -138,6 +179,10 @@ def report_jobs(reports_dir: str | Path, results_dir: str | Path,
         ``(site_id, site_name)`` pairs.
     whole
         Include the whole-collaborative documents (cross-site and lessons).
+    branding
+        The organisation, funder and logo on every document's title, passed to each
+        document as the parameters ``organisation``, ``funder`` and ``logo`` (only those
+        set, so an unbranded project's documents are rendered as before).
 
     Examples
     --------
@@ -149,7 +194,7 @@ def report_jobs(reports_dir: str | Path, results_dir: str | Path,
     ['cross-site/cross-site', 'lessons/lessons', 'sites/S01/site-S01']
     """
     reports_dir, results_dir = Path(reports_dir), Path(results_dir).resolve()
-    common = {"results_dir": str(results_dir)}
+    common = {"results_dir": str(results_dir), **(branding or Branding()).params()}
     jobs = []
     if whole:
         jobs.append(ReportJob(reports_dir / "cross_site.qmd", "cross-site", dict(common),
@@ -164,6 +209,16 @@ def report_jobs(reports_dir: str | Path, results_dir: str | Path,
                               folder=f"sites/{site_id}", site=site_id,
                               document_title=f"{md(name)}: site report"))
     return jobs
+
+
+def _logo_digest(job: ReportJob) -> dict[str, str]:
+    """The logo's content, for the render key (a new logo at the same path renders again)."""
+    logo = job.params.get("logo")
+    if not logo:
+        return {}
+    if not Path(logo).is_file():
+        raise RenderError(f"logo: logo file not found: {logo}")
+    return {"_logo": file_sha256(Path(logo))}
 
 
 def default_workers() -> int:
@@ -287,7 +342,8 @@ def render_reports(jobs: Sequence[ReportJob], *, output_dir: str | Path,
         results = results_for(job)
         project_file = _project_file(job.document.resolve(), project)
         key = document_key(document=job.document, project_file=project_file,
-                           params={**job.params, "_title": job.document_title}, formats=fmts,
+                           params={**job.params, "_title": job.document_title,
+                                   **_logo_digest(job)}, formats=fmts,
                            engine=used, results=results, site=job.site,
                            docx_reference=reference)
         comparison = comparison_digest(results, job.site)
