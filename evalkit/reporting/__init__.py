@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 # The names below load on first use (module __getattr__), so importing a light submodule
 # such as evalkit.reporting._cache does not pull in matplotlib, pandas or the renderers.
+# A new public name goes in three places: the import under TYPE_CHECKING (for mypy), _LAZY
+# (where it lives) and __all__; tests/test_cli_light.py checks every name in __all__ loads.
 if TYPE_CHECKING:
     from evalkit.disclosure import (
         SuppressionPlan,
@@ -51,9 +53,10 @@ _LAZY = {
     **dict.fromkeys(("PROTECTED", "PROTECTED_NOTE", "finding_markdown", "format_ci",
                      "format_number", "format_p", "html_table", "markdown_table",
                      "sector_label", "suppress_small"), "evalkit.reporting._format"),
-    **dict.fromkeys(("ReportJob", "render_reports", "report_jobs"),
+    **dict.fromkeys(("Branding", "ReportJob", "render_reports", "report_jobs"),
                     "evalkit.reporting._reports"),
-    **dict.fromkeys(("figure_markdown", "show_figure"), "evalkit.reporting._show"),
+    **dict.fromkeys(("brand_markdown", "figure_markdown", "show_figure"),
+                    "evalkit.reporting._show"),
     **dict.fromkeys(("OKABE_ITO", "use_theme"), "evalkit.reporting._theme"),
     **dict.fromkeys(("Results", "read_results"), "evalkit.results"),
 }
