@@ -33,9 +33,19 @@ ITEMS6 = [f"q{i}" for i in range(1, 7)]
 CASES = {
     "complete_reversed": (COMPLETE, ["q1", "q2", "q3", "q4", "q5"], ["q4"], "pairwise"),
     "complete_plain": (COMPLETE, ["q1", "q2", "q3", "q5"], [], "pairwise"),
+    # R got the data without the empty row M018 here, so evalkit is asked to drop it too
     "missing_pairwise": (MISSING, ITEMS6, ["q6"], "pairwise"),
     "missing_listwise": (MISSING, ITEMS6, ["q6"], "listwise"),
+    # R got every row (psych counts the empty one in n): evalkit's default
+    "missing_pairwise_all_rows": (MISSING, ITEMS6, ["q6"], "pairwise"),
 }
+EMPTY_ROWS = {"missing_pairwise": "drop"}
+
+
+def alpha_of(name: str):
+    data, items, reverse, missing = CASES[name]
+    return cronbach_alpha(data, items=items, reverse=reverse, missing=missing,
+                          empty_rows=EMPTY_ROWS.get(name, "count"))  # type: ignore[arg-type]
 
 
 def close(actual: float, expected: float, tol: float) -> bool:
@@ -45,9 +55,8 @@ def close(actual: float, expected: float, tol: float) -> bool:
 @pytest.mark.parametrize("name", list(CASES))
 def test_alpha_matches_psych(name: str) -> None:
     # R: psych::alpha(x, keys = reverse); listwise case: psych::alpha(na.omit(x), ...)
-    data, items, reverse, missing = CASES[name]
     ref = REF[name]
-    res = cronbach_alpha(data, items=items, reverse=reverse, missing=missing)
+    res = alpha_of(name)
     assert res.n == ref["n"] and res.n_items == ref["nvar"]
     for ours, theirs in [("raw_alpha", "raw_alpha"), ("std_alpha", "std_alpha"), ("g6", "g6"),
                          ("average_r", "average_r"), ("ase", "ase"),
@@ -66,9 +75,8 @@ def test_alpha_matches_psych(name: str) -> None:
 @pytest.mark.parametrize("name", list(CASES))
 def test_item_statistics_match_psych(name: str) -> None:
     # R: psych::alpha(...)$item.stats and $alpha.drop
-    data, items, reverse, missing = CASES[name]
     ref = REF[name]
-    res = cronbach_alpha(data, items=items, reverse=reverse, missing=missing)
+    res = alpha_of(name)
     stats = res.item_stats
     assert stats["item"].tolist() == ref["items"]
     assert stats["n"].tolist() == ref["item_stats"]["n"]
@@ -98,7 +106,7 @@ def test_omega_matches_psych(name: str) -> None:
     assert close(res.omega_total, conv["omega_tot"], EXACT)
     assert close(res.omega_h, conv["omega_h"], EXACT)
     np.testing.assert_allclose(res.loadings["loading"], conv["loadings"], rtol=0, atol=1e-9)
-    alpha = cronbach_alpha(data, items=items, reverse=reverse, missing=missing)
+    alpha = alpha_of(name)
     assert alpha.omega_total == res.omega_total and alpha.omega_h == res.omega_h
 
 
@@ -111,14 +119,68 @@ def test_omega_does_not_depend_on_reversal() -> None:
     assert b.loadings.set_index("item").loc["q4", "loading"] < 0
 
 
-def test_respondents_without_answers_are_dropped() -> None:
-    # alpha_missing.csv row M018 answered nothing; R got the data without it (n = 149)
+def test_respondents_without_answers_count_in_n_as_in_psych() -> None:
+    # Issue 16 (2). R: psych 2.2.9 alpha(x, keys = 'q6') on alpha_missing.csv with its empty
+    # row M018: n = nrow(x) = 150 in the ase (sqrt(Q / n)) and in alpha.ci (Feldt); alpha
+    # itself does not change. empty_rows="drop" reproduces alpha() on the 149 other rows.
     assert MISSING[ITEMS6].isna().all(axis=1).sum() == 1
+    every = REF["missing_pairwise_all_rows"]
+    without = REF["missing_pairwise"]
+    assert (every["n"], every["n_empty"], without["n"]) == (150, 1, 149)
     res = cronbach_alpha(MISSING, items=ITEMS6, reverse=["q6"])
-    assert res.n == len(MISSING) - 1 == REF["missing_pairwise"]["n"]
+    assert (res.n, res.n_rows, res.n_empty, res.n_dropped) == (150, 150, 1, 0)
+    assert close(res.ase, every["ase"], EXACT)
+    assert close(res.feldt_ci_low, every["feldt"]["low"], EXACT)
+    assert close(res.feldt_ci_high, every["feldt"]["high"], EXACT)
+    dropped = cronbach_alpha(MISSING, items=ITEMS6, reverse=["q6"], empty_rows="drop")
+    assert (dropped.n, dropped.n_empty, dropped.n_dropped) == (149, 1, 1)
+    assert close(dropped.ase, without["ase"], EXACT)
+    assert abs(res.ase - dropped.ase) > 5e-5  # sqrt(150 / 149): a 0.3% wider ase
+    assert dropped.raw_alpha == res.raw_alpha
+
+
+def test_listwise_reports_the_rows_it_dropped() -> None:
+    # Issue 16 (3). R: alpha(na.omit(x), keys = 'q6'): 101 complete rows of 150, 49 dropped
+    ref = REF["missing_listwise"]
     listwise = cronbach_alpha(MISSING, items=ITEMS6, reverse=["q6"], missing="listwise")
-    assert listwise.n == MISSING[ITEMS6].dropna().shape[0] == 101
-    assert listwise.raw_alpha != res.raw_alpha
+    assert (listwise.n, listwise.n_rows, listwise.n_dropped) == (
+        ref["n"], ref["n_rows"], ref["n_dropped"]) == (101, 150, 49)
+    pairwise = cronbach_alpha(MISSING, items=ITEMS6, reverse=["q6"])
+    assert listwise.raw_alpha != pairwise.raw_alpha
+
+
+def test_forgotten_reverse_item_is_warned_about_as_psych_does() -> None:
+    # Issue 16 (3). R: psych 2.2.9 alpha(x) on alpha_complete.csv without keys: "Some items
+    # ( q4 ) were negatively correlated with the total scale and probably should be
+    # reversed"; its rule is a negative loading on principal(x)'s first component.
+    ref = REF["forgotten_reverse"]
+    assert ref["flagged"] == ["q4"]
+    assert "negatively correlated with the total scale" in ref["warning"]
+    items = ref["items"]
+    res = cronbach_alpha(COMPLETE, items=items)
+    assert close(res.raw_alpha, ref["raw_alpha"], EXACT)
+    r_drop = dict(zip(items, ref["r_drop"], strict=True))["q4"]
+    drop = dict(zip(items, ref["alpha_drop"], strict=True))["q4"]
+    assert res.warnings == (
+        f"item 'q4' correlates negatively with the total of the other items "
+        f"(r = {r_drop:.3f}) and probably should be reversed: alpha is "
+        f"{ref['raw_alpha']:.3f} with it as it is, {drop:.3f} without it",)
+    assert res.warnings[0].startswith("item 'q4' correlates negatively") and "0.680" in \
+        res.warnings[0]
+    # psych's principal() loadings, same orientation (exact up to the eigen solver)
+    from evalkit.reliability._psych import cov2cor, first_component_loadings
+    r = cov2cor(COMPLETE[items].cov().to_numpy())
+    np.testing.assert_allclose(first_component_loadings(r), ref["loadings"], atol=1e-10)
+    # no warning: psych gives none without q4, and none once q4 is reversed
+    assert REF["no_negative_item"]["warning"] is None
+    assert cronbach_alpha(COMPLETE, items=["q1", "q2", "q3", "q5"]).warnings == ()
+    assert cronbach_alpha(COMPLETE, items=items, reverse=["q4"]).warnings == ()
+
+
+def test_empty_rows_option_is_checked() -> None:
+    with pytest.raises(AnalysisError, match="empty_rows must be 'count' or 'drop'; received "
+                                            "'keep'"):
+        cronbach_alpha(COMPLETE, items=["q1", "q2"], empty_rows="keep")  # type: ignore
 
 
 def test_reverse_with_scale_range() -> None:

@@ -10,8 +10,14 @@ import pandas as pd
 from scipy import stats as sps
 
 from evalkit.errors import AnalysisError
-from evalkit.reliability._psych import alpha_parts, cov2cor, omega, smc
-from evalkit.reliability._results import AlphaResult, Missing, OmegaResult
+from evalkit.reliability._psych import (
+    alpha_parts,
+    cov2cor,
+    first_component_loadings,
+    omega,
+    smc,
+)
+from evalkit.reliability._results import AlphaResult, EmptyRows, Missing, OmegaResult
 from evalkit.reliability._validate import check_conf, check_items, check_scale, prepare
 
 
@@ -23,14 +29,24 @@ def cronbach_alpha(
     scale_min: float | None = None,
     scale_max: float | None = None,
     missing: Missing = "pairwise",
+    empty_rows: EmptyRows = "count",
     conf_level: float = 0.95,
 ) -> AlphaResult:
     """Cronbach's alpha with item statistics, as ``psych::alpha`` computes them.
 
-    Respondents who answered no item are dropped first. With ``missing="pairwise"``
-    (psych's default) the covariance matrix uses every pair of answers
-    (``cov(x, use = "pairwise")``) and n counts every remaining respondent; with
-    ``"listwise"`` only respondents who answered every item are used.
+    With ``missing="pairwise"`` (psych's default) the covariance matrix uses every pair of
+    answers (``cov(x, use = "pairwise")``) and, as in psych, n counts every row of the data,
+    including respondents who answered no item: they add nothing to the covariances but do
+    enter the standard error and the Feldt interval (``empty_rows="drop"`` leaves them out
+    of n instead, which widens both slightly). With ``"listwise"`` only respondents who
+    answered every item are used, and n is their number (``result.n_dropped`` says how many
+    rows that left out); psych's ``alpha(x, use = "complete.obs")`` would still put every
+    row in n.
+
+    An item that loads negatively on the first principal component of the (reverse-scored)
+    items is named in ``result.warnings``: it correlates negatively with the total and
+    probably should be reversed. psych warns on the same rule, but only when no item is
+    reversed (``keys`` not given); evalkit checks the data after the reversals it was given.
 
     Parameters
     ----------
@@ -45,13 +61,17 @@ def cronbach_alpha(
         The response scale; when given, answers outside it are an error.
     missing : {"pairwise", "listwise"}, default "pairwise"
         How missing answers are handled.
+    empty_rows : {"count", "drop"}, default "count"
+        With ``"pairwise"``: whether respondents who answered no item count in n (psych) or
+        not. Ignored with ``"listwise"``.
     conf_level : float, default 0.95
         Level of the Feldt and Duhachek intervals.
 
     Returns
     -------
     AlphaResult
-        Alpha, its intervals, ``item_stats`` and, for three or more items, omega.
+        Alpha, its intervals, ``item_stats``, for three or more items omega, the row counts
+        (``n_rows``, ``n_empty``, ``n_dropped``) and ``warnings``.
 
     Raises
     ------
@@ -66,15 +86,22 @@ def cronbach_alpha(
     ...                      "q3": [5, 3, 3, 2, 1, 4]})
     >>> res = cronbach_alpha(data, items=["q1", "q2", "q3"], reverse=["q3"],
     ...                      scale_min=1, scale_max=5)
-    >>> round(res.raw_alpha, 4), res.n
-    (0.9318, 6)
+    >>> round(res.raw_alpha, 4), res.n, res.warnings
+    (0.9318, 6, ())
     >>> list(res.item_stats.columns)
     ['item', 'n', 'raw_r', 'std_r', 'r_cor', 'r_drop', 'mean', 'sd', 'alpha_if_dropped']
+    >>> forgot = cronbach_alpha(data, items=["q1", "q2", "q3"])
+    >>> print(forgot.warnings[0])  # doctest: +NORMALIZE_WHITESPACE
+    item 'q3' correlates negatively with the total of the other items (r = -0.854) and
+    probably should be reversed: alpha is -2.215 with it as it is, 0.908 without it
     """
     check_conf(conf_level)
+    if empty_rows not in ("count", "drop"):
+        raise AnalysisError(
+            f"empty_rows must be 'count' or 'drop'; received {empty_rows!r}")
     if isinstance(reverse, str):
         reverse = (reverse,)
-    x = prepare(data, items, reverse, scale_min, scale_max, missing, minimum=2)
+    x, n_answered = prepare(data, items, reverse, scale_min, scale_max, missing, minimum=2)
     names = list(x.columns)
     k = len(names)
     c = x.cov(ddof=1).to_numpy()  # pairwise complete, as R's cov(use = "pairwise")
@@ -85,7 +112,11 @@ def cronbach_alpha(
         )
     r = cov2cor(c)
     parts = alpha_parts(c, r)
-    n = len(x)
+    n_rows = len(data)
+    if missing == "listwise":
+        n = len(x)
+    else:
+        n = n_rows if empty_rows == "count" else n_answered
 
     total = x.mean(axis=1, skipna=True)
     raw_r = [float(total.corr(x[i])) for i in names]
@@ -115,6 +146,8 @@ def cronbach_alpha(
         "alpha_if_dropped": drop_alpha,
     })
 
+    warnings = _negative_items(names, first_component_loadings(r), r_drop, drop_alpha,
+                               parts["raw"])
     ase = math.sqrt(parts["q"] / n)
     tail = (1 - conf_level) / 2
     df1, df2 = n - 1, (n - 1) * (k - 1)
@@ -137,7 +170,23 @@ def cronbach_alpha(
         item_stats=item_stats,
         alpha_if_dropped=dict(zip(names, drop_alpha, strict=True)),
         omega_total=omega_total, omega_h=omega_h, conf_level=conf_level,
+        n_rows=n_rows, n_empty=n_rows - n_answered, n_dropped=n_rows - n,
+        warnings=warnings,
     )
+
+
+def _negative_items(names: list[str], loadings: np.ndarray, r_drop: list[float],
+                    drop_alpha: list[float], raw: float) -> tuple[str, ...]:
+    """A warning for each item with a negative loading on the first principal component."""
+    out = []
+    for i, name in enumerate(names):
+        if loadings[i] >= 0:
+            continue
+        without = ("" if math.isnan(drop_alpha[i])
+                   else f": alpha is {raw:.3f} with it as it is, {drop_alpha[i]:.3f} without it")
+        out.append(f"item '{name}' correlates negatively with the total of the other items "
+                   f"(r = {r_drop[i]:.3f}) and probably should be reversed{without}")
+    return tuple(out)
 
 
 def mcdonald_omega(
@@ -188,7 +237,7 @@ def mcdonald_omega(
     """
     if isinstance(reverse, str):
         reverse = (reverse,)
-    x = prepare(data, items, reverse, scale_min, scale_max, missing, minimum=3)
+    x, _ = prepare(data, items, reverse, scale_min, scale_max, missing, minimum=3)
     omega_total, omega_h, loadings, iterations = omega(x)
     return OmegaResult(
         n=len(x), omega_total=omega_total, omega_h=omega_h,

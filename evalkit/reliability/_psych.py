@@ -80,3 +80,14 @@ def omega(x: pd.DataFrame) -> tuple[float, float, np.ndarray, int]:
     u2 = 1 - loadings**2
     return (vt - float(u2.sum())) / vt, float(np.abs(loadings).sum()) ** 2 / vt, loadings, \
         iterations
+
+
+def first_component_loadings(r: np.ndarray) -> np.ndarray:
+    """Loadings on the first principal component of ``r``, as ``psych::principal(x)``.
+
+    The leading eigenvector times the square root of its eigenvalue, signed so that the
+    loadings sum to a positive number (psych's orientation).
+    """
+    values, vectors = np.linalg.eigh(r)
+    loadings = vectors[:, -1] * math.sqrt(max(float(values[-1]), 0.0))
+    return -loadings if loadings.sum() < 0 else loadings

@@ -8,6 +8,7 @@ from typing import Literal
 import pandas as pd
 
 Missing = Literal["pairwise", "listwise"]
+EmptyRows = Literal["count", "drop"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -17,8 +18,10 @@ class AlphaResult:
     Attributes
     ----------
     n : int
-        Respondents used: those who answered at least one item (``"pairwise"``) or every item
-        (``"listwise"``). This is the n of the confidence intervals.
+        The n of the standard error and the confidence intervals: with ``"pairwise"`` every
+        row of the data, including respondents who answered no item (psych's n; with
+        ``empty_rows="drop"`` only those who answered at least one item); with
+        ``"listwise"`` the respondents who answered every item.
     n_items : int
         Number of items.
     missing : {"pairwise", "listwise"}
@@ -52,6 +55,17 @@ class AlphaResult:
         for fewer than three items.
     conf_level : float
         Confidence level of both intervals.
+    n_rows : int
+        Rows in the data.
+    n_empty : int
+        Respondents who answered no item.
+    n_dropped : int
+        Rows left out of ``n`` (``n_rows - n``): with ``"listwise"`` every row with a missing
+        answer, with ``empty_rows="drop"`` the empty rows, otherwise 0.
+    warnings : tuple of str
+        Plain-language warnings about the scale, e.g. an item that correlates negatively
+        with the total and probably should be reversed (psych's "Some items were negatively
+        correlated with the total scale and probably should be reversed").
     """
 
     n: int
@@ -74,6 +88,10 @@ class AlphaResult:
     omega_total: float | None
     omega_h: float | None
     conf_level: float
+    n_rows: int
+    n_empty: int
+    n_dropped: int
+    warnings: tuple[str, ...]
 
 
 @dataclass(frozen=True, eq=False)

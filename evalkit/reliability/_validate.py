@@ -105,13 +105,15 @@ def check_conf(conf_level: float) -> None:
 
 def prepare(data: object, items: Sequence[str], reverse: Sequence[str],
             scale_min: float | None, scale_max: float | None, missing: str,
-            minimum: int) -> pd.DataFrame:
-    """Checked, reverse-scored item columns of the respondents the analysis uses."""
+            minimum: int) -> tuple[pd.DataFrame, int]:
+    """Checked, reverse-scored item columns of the respondents the analysis uses, and the
+    number of respondents who answered at least one item."""
     if missing not in ("pairwise", "listwise"):
         raise AnalysisError(f"missing must be 'pairwise' or 'listwise'; received {show(missing)}")
     x = check_items(data, items, minimum)
     lo, hi = check_scale(x, scale_min, scale_max, required=False)
     x = x[x.notna().any(axis=1)]
+    n_answered = len(x)
     if missing == "listwise":
         x = x.dropna()
     x = reverse_items(x, reverse, lo, hi)
@@ -127,4 +129,4 @@ def prepare(data: object, items: Sequence[str], reverse: Sequence[str],
                 f"item '{item}' has no variance ({col.size} answers, values "
                 f"{sorted(set(col.tolist()))[:3]}); drop it from items"
             )
-    return x
+    return x, n_answered

@@ -5,8 +5,8 @@
 # Reads the committed CSVs next to this script (made once by make_datasets.py) and writes
 # reference.json beside them. Written with R 4.2.2, psych 2.2.9, GPArotation 2022.10-2.
 #
-# evalkit drops respondents who answered no item before anything else, so every call below
-# gets the data without such rows; "listwise" cases get na.omit() of that.
+# The first cases get the data without respondents who answered no item ("listwise" cases
+# na.omit() of that); missing_pairwise_all_rows keeps such a row, as psych counts it in n.
 
 suppressPackageStartupMessages({
   library(psych)
@@ -92,6 +92,37 @@ out <- list(
   missing_pairwise = alpha_case(missing, c("q6"), "alpha(x, keys = 'q6')"),
   missing_listwise = alpha_case(na.omit(missing), c("q6"), "alpha(na.omit(x), keys = 'q6')")
 )
+
+# Issue 16 -----------------------------------------------------------------------------------
+# (2) psych counts every row in n, including the respondent who answered no item (M018):
+#     n = 150 in the ase and the Feldt interval (the other numbers do not depend on it).
+all_rows <- read.csv(file.path(here, "alpha_missing.csv"), na.strings = "NA")
+all_rows <- all_rows[, grep("^q", names(all_rows))]
+out$missing_pairwise_all_rows <- alpha_case(all_rows, c("q6"),
+                                            "alpha(x, keys = 'q6')  # x with its empty row")
+out$missing_pairwise_all_rows$n_empty <- sum(rowSums(!is.na(all_rows)) == 0)
+# (3) listwise deletion: the rows na.omit() drops
+out$missing_listwise$n_rows <- nrow(all_rows)
+out$missing_listwise$n_dropped <- nrow(all_rows) - nrow(na.omit(all_rows))
+
+# (3) A forgotten reverse item: alpha() without keys on the complete data, where q4 is
+#     negatively keyed. psych warns when an item loads negatively on the first principal
+#     component (principal(x)); it names the items with cat().
+flag_case <- function(x) {
+  msg <- NULL
+  printed <- capture.output(a <- withCallingHandlers(alpha(x), warning = function(w) {
+    msg <<- conditionMessage(w)
+    invokeRestart("muffleWarning")
+  }))
+  p1 <- principal(x, scores = FALSE)
+  list(raw_alpha = a$total$raw_alpha, alpha_drop = a$alpha.drop$raw_alpha,
+       r_drop = unname(a$item.stats$r.drop), items = names(x),
+       warning = if (is.null(msg)) NA else msg, printed = paste(printed, collapse = "\n"),
+       loadings = unname(p1$loadings[, 1]),
+       flagged = I(rownames(p1$loadings)[p1$loadings[, 1] < 0]))
+}
+out$forgotten_reverse <- flag_case(complete)
+out$no_negative_item <- flag_case(complete[, c("q1", "q2", "q3", "q5")])
 
 write_json(out, file.path(here, "reference.json"), digits = NA, auto_unbox = TRUE,
            pretty = TRUE, na = "null")
