@@ -29,6 +29,8 @@ from evalkit.models._api import (
     summarize,
     to_json,
 )
+from evalkit.models._ordinal import OrdinalFitInfo, OrdinalModelResult, ordinal_model
+from evalkit.models._ordinal_report import ordinal_agrees, ordinal_to_json
 
 __all__ = [
     "FitInfo",
@@ -36,6 +38,11 @@ __all__ = [
     "ModalityModelResult",
     "fit_modality_model",
     "modality_model",
+    "OrdinalFitInfo",
+    "OrdinalModelResult",
+    "ordinal_agrees",
+    "ordinal_model",
+    "ordinal_to_json",
     "summarize",
     "to_json",
 ]
