@@ -13,6 +13,9 @@ What it checks (a "contradiction" is any failure):
   largest gain" or "fell least", a network's density change, "the same/opposite direction";
 * numbers of those claims: "went from A to B" and "a change of C" match the pre/post row;
   the model-estimated change of a modality matches the emmeans;
+* trust and value between partner organizations: "rose/fell by X points" only when the
+  paired 95% CI (recomputed here from ``network_organizations``) excludes 0, the interval
+  as printed, "did not clearly change" only when it includes 0;
 * "Offer X to more sites" appears only when the decision rule (model CI excludes 0 against
   every other modality, permutation p <= 0.10, an improvement) holds, recomputed here;
 * no instrument title, wave label or modality label of another project (the shipped
@@ -122,11 +125,53 @@ class Truth:
     has_community: bool
     item_counts: dict[str, int]
     scale_ranges: dict[str, tuple[int, int]]
+    #: (site id or "" for the collaborative, "trust"/"value") -> (change, ci low, ci high)
+    partner_change: dict[tuple[str, str], tuple[float, float, float]] = field(
+        default_factory=dict)
+    site_ids: dict[str, str] = field(default_factory=dict)  # site name -> id
 
 
 def _read(results: Path, name: str) -> pd.DataFrame:
     path = results / f"{name}.parquet"
     return pd.read_parquet(path) if path.exists() else pd.DataFrame()
+
+
+def _partner_change(results: Path) -> dict[tuple[str, str], tuple[float, float, float]]:
+    """Trust and value change recomputed from ``network_organizations``: paired t interval
+    over a site's organizations rated at both waves, t interval of the sites' changes for
+    the collaborative (the definitions the reports state), with scipy, not evalkit."""
+    from scipy import stats
+
+    orgs, ch = _read(results, "network_organizations"), _read(results, "network_change")
+    if not len(orgs):
+        return {}
+    if len(ch):
+        pre, post = str(ch["pre"].iloc[0]), str(ch["post"].iloc[0])
+    else:
+        waves = list(dict.fromkeys(orgs["wave"]))
+        if len(waves) < 2:
+            return {}
+        pre, post = waves[0], waves[-1]
+    out: dict[tuple[str, str], tuple[float, float, float]] = {}
+    for measure in ("trust", "value"):
+        col = f"{measure}_received"
+        changes = []
+        for site, sub in orgs.dropna(subset=[col]).groupby("site_id"):
+            a = sub[sub["wave"] == pre].set_index("org_id")[col]
+            b = sub[sub["wave"] == post].set_index("org_id")[col]
+            both = a.index.intersection(b.index)
+            d = (b[both] - a[both]).to_numpy(float)
+            if len(d) == 0:
+                continue
+            changes.append(d.mean())
+            if len(d) > 1:
+                lo, hi = stats.t.interval(0.95, len(d) - 1, d.mean(), stats.sem(d))
+                out[(str(site), measure)] = (float(d.mean()), float(lo), float(hi))
+        if len(changes) > 1:
+            c = pd.Series(changes).to_numpy(float)
+            lo, hi = stats.t.interval(0.95, len(c) - 1, c.mean(), stats.sem(c))
+            out[("", measure)] = (float(c.mean()), float(lo), float(hi))
+    return out
 
 
 def _all_known_names() -> set[str]:
@@ -224,7 +269,8 @@ def read_truth(project: Path) -> Truth:
                       if len(net) else {}),
         absent_names=absent, has_network="organization" in respondents,
         has_community="community" in respondents, item_counts=item_counts,
-        scale_ranges=scale_ranges)
+        scale_ranges=scale_ranges, partner_change=_partner_change(results),
+        site_ids={str(x["name"]): str(x["id"]) for x in cfg["sites"]})
 
 
 # --------------------------------------------------------------------------- the claims
@@ -359,6 +405,28 @@ def check_text(text: str, truth: Truth, where: Path) -> Report:
                  list(truth.site_density.values()))
         good = any(c is not None and abs(c - x) <= 0.006 for c in cands)
         (ok if good else lambda mm: bad(mm, "density change not in the results"))(m)
+    # 6b. trust and value between partner organizations (PARTNER)
+    for m in re.finditer(r"(?:At (?P<site>[^,\n]+)|Across the (?P<n>\d+) sites?), the mean "
+                         r"(?P<m>trust|value) rating partner organizations received "
+                         r"(?:(?P<v>rose|fell) by (?P<x>\d+\.\d\d) points|did not clearly "
+                         r"change)[^\n]*?(?:95% CI (?P<lo>[+-]\d+\.\d\d) to "
+                         r"(?P<hi>[+-]\d+\.\d\d)|too few organizations)", text):
+        site = "" if m["n"] else truth.site_ids.get(m["site"], "?")
+        hit = truth.partner_change.get((site, m["m"]))
+        if hit is None:
+            good = m["lo"] is None and m["v"] is None and site != "?"
+        else:
+            change, lo, hi = hit
+            clear = lo > 0 or hi < 0
+            good = (m["lo"] is not None and abs(float(m["lo"]) - lo) <= 0.006
+                    and abs(float(m["hi"]) - hi) <= 0.006)
+            if m["v"]:
+                good &= clear and (change > 0) == (m["v"] == "rose") and abs(
+                    float(m["x"]) - abs(change)) <= 0.006
+            else:
+                good &= not clear
+        (ok if good else lambda mm: bad(mm, "trust/value change disagrees with the "
+                                            "organizations' ratings"))(m)
     # 7. community vs matched direction
     for m in re.finditer(r"their ratings moved in the (?P<v>same|opposite) direction", text):
         col = pp[(pp["level"] == "collaborative")].dropna(subset=["mean_diff"])

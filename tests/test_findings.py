@@ -657,7 +657,7 @@ def test_trust_findings_use_direction_words_only_when_the_ci_excludes_zero(tmp_p
         "At North \\*Hub\\*, the mean trust rating partner organizations received rose by "
         "0.75 points from baseline to endline (95% CI +0.29 to +1.21; 4 organizations "
         "rated at both waves).")
-    assert s1["headline"] == "Trust between partner organizations."
+    assert s1["headline"] == "Trust among partner organizations."
 
 
 def test_no_partner_network_no_trust_findings(tmp_path):

@@ -45,13 +45,14 @@ from evalkit.findings._partner import (
     partner_findings,
     trust_value_by_wave,
     trust_value_change,
+    trust_value_tables,
 )
 from evalkit.findings._words import DOWN_WORDS, UP_WORDS, floor_phrase, md, p_phrase
 from evalkit.results import Results
 
 __all__ = ["build_findings", "DecisionRule", "Context", "context", "COLUMNS", "GRADE_WORDS",
            "grade_rules", "UP_WORDS", "DOWN_WORDS", "md", "p_phrase", "floor_phrase",
-           "MEASURES", "trust_value_by_wave", "trust_value_change"]
+           "MEASURES", "trust_value_by_wave", "trust_value_change", "trust_value_tables"]
 
 
 def build_findings(results: Results, *, rule: DecisionRule | None = None) -> pd.DataFrame:

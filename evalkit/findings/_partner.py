@@ -44,13 +44,17 @@ import numpy as np
 import pandas as pd
 
 from evalkit.findings._change import finding
-from evalkit.findings._context import Context
+from evalkit.findings._context import Context, context
 from evalkit.findings._words import change_verb, ci_phrase, clear, count_word, md, signed
+from evalkit.results import Results
 
-__all__ = ["MEASURES", "trust_value_by_wave", "trust_value_change", "partner_findings"]
+__all__ = ["MEASURES", "trust_value_by_wave", "trust_value_change", "trust_value_tables",
+           "partner_findings"]
 
 #: The PARTNER measures: id -> (label, column of ``network_organizations``).
 MEASURES = {"trust": ("Trust", "trust_received"), "value": ("Value", "value_received")}
+_HEADLINES = {"trust": "Trust among partner organizations.",
+              "value": "The value partner organizations see in each other."}
 
 BY_WAVE_COLUMNS = ["level", "site_id", "wave", "measure", "n_orgs", "mean", "sd", "ci_low",
                    "ci_high"]
@@ -180,6 +184,21 @@ def trust_value_change(organizations: pd.DataFrame, *, pre: str, post: str) -> p
     return out
 
 
+def trust_value_tables(results: Results) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`trust_value_by_wave` and :func:`trust_value_change` of a results folder, the
+    change between the waves the network analysis compared: what the reports tabulate,
+    from the same numbers as the findings. Two empty tables without a partner network.
+    """
+    ctx = context(results)
+    orgs = ctx.table("network_organizations")
+    if orgs.empty:
+        return pd.DataFrame(columns=BY_WAVE_COLUMNS), pd.DataFrame(columns=CHANGE_COLUMNS)
+    waves = _waves(ctx)
+    change = (trust_value_change(orgs, pre=waves[0], post=waves[1]) if waves is not None
+              else pd.DataFrame(columns=CHANGE_COLUMNS))
+    return trust_value_by_wave(orgs, waves=ctx.wave_order), change
+
+
 def _waves(ctx: Context) -> tuple[str, str] | None:
     """The network's first and last wave (as the analysis compared them)."""
     ch = ctx.table("network_change")
@@ -239,5 +258,5 @@ def partner_findings(ctx: Context) -> list[dict[str, Any]]:
             grade="measured" if clear(r.ci_low, r.ci_high) else "descriptive",
             numbers={"mean_pre": r.mean_pre, "mean_post": r.mean_post, "change": r.change,
                      "ci_low": r.ci_low, "ci_high": r.ci_high, "p": r.p},
-            headline=f"{label} between partner organizations.", sentence=sentence))
+            headline=_HEADLINES[str(r.measure)], sentence=sentence))
     return rows
