@@ -2,7 +2,12 @@
 
 Reference values: tests/reference/models/<dataset>.json, written by
 ``Rscript tests/reference/models/make_reference.R`` (R 4.2.2, lme4 1.1-31, lmerTest 3.1-3,
-pbkrtest 0.5.2, emmeans 1.8.4-1, clubSandwich 0.5.8). No R runs at test time.
+pbkrtest 0.5.2, emmeans 1.8.4-1, clubSandwich 0.5.8); ``one_site`` (a modality with a single
+site, where the CR2 adjustment is singular) by ``make_one_site.R`` with the same oracles and
+versions. No R runs at test time.
+
+The fast CR2 and permutation code are also checked against dense re-computations (the
+previous site-block implementation of CR2, full GLS refits of relabeled data) to 1e-10.
 
 Tolerances: fixed effects, standard errors and variance SDs 1e-4 relative; degrees of freedom
 1e-2 relative (both are in fact within about 1e-4, the rest being lme4's optimizer tolerance;
@@ -22,9 +27,10 @@ import pytest
 
 from evalkit.errors import AnalysisError, EvalkitError
 from evalkit.models import fit_modality_model, modality_model, to_json
+from evalkit.models._api import _one_blas_thread
 
 REF = Path(__file__).resolve().parent / "reference" / "models"
-DATASETS = ["balanced", "unbalanced", "singular", "two_sites", "covariate"]
+DATASETS = ["balanced", "unbalanced", "singular", "two_sites", "covariate", "one_site"]
 EST_RTOL = 1e-4
 DF_RTOL = 1e-2
 
@@ -205,7 +211,7 @@ def test_cr2_robust(name):
     close(cc["p"], cc["p_r"], 1e-3)
 
 
-@pytest.mark.parametrize("name", ["balanced", "singular", "two_sites", "covariate"])
+@pytest.mark.parametrize("name", ["balanced", "singular", "two_sites", "covariate", "one_site"])
 def test_exact_permutation(name):
     # R: the dense re-implementation in make_reference.R (permutation_oracle): GLS Wald
     #    statistic of the interaction at the no-modality model's lmer variance ratios, for every
@@ -259,7 +265,9 @@ def test_to_json_keys_and_serializable():
     assert set(out["emmeans"][0]) == {"arm", "time", "emmean", "se", "df", "lower", "upper"}
     assert set(out["change_contrasts"][0]) == {"a", "b", "from", "to", "estimate", "se", "df",
                                                "t", "p"}
-    assert set(out["permutation"]) == {"p", "n_permutations", "exact"}
+    assert set(out["permutation"]) == {"p", "n_permutations", "exact", "n_relabelings",
+                                       "log10_n_relabelings"}
+    assert out["permutation"]["n_relabelings"] == 1680  # 9! / (3! 3! 3!)
     assert out["n_groups"] == {"site_id": 9, "pid": res.fit.n_groups["pid"]}
     assert "age" in [r["term"] for r in out["fixed_effects"]]
     json.dumps(out)
@@ -348,3 +356,203 @@ def test_doctests():
     for module in (pkg, _api, _toy):
         failures, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert failures == 0, module.__name__
+
+
+# -- the fast CR2 and permutation code against dense re-computations ------------------------
+
+
+def _dense_cr2(X, y, site, participant, psi, beta):
+    """The previous implementation of evalkit.models._robust (clubSandwich's formulas with
+    site-sized matrices, validated against clubSandwich): vcov and Satterthwaite df."""
+    from scipy import linalg
+
+    from evalkit.models._kenward_roger import _site_inverse
+
+    p = X.shape[1]
+    starts = np.flatnonzero(np.r_[True, site[1:] != site[:-1]])
+    ends = np.r_[starts[1:], site.size]
+    blocks = []
+    XtWX = np.zeros((p, p))
+    for a, b in zip(starts, ends, strict=True):
+        W = _site_inverse(psi[0], psi[1], participant[a:b])
+        XW = X[a:b].T @ W
+        XtWX += XW @ X[a:b]
+        blocks.append((a, b, XW))
+    M = linalg.inv(XtWX)
+    M = 0.5 * (M + M.T)
+    LM = linalg.cholesky(M, lower=True)
+    resid = y - X @ beta
+    comps = np.empty((p, len(blocks)))
+    Gs, H = [], np.empty((p, p, len(blocks)))
+    for j, (a, b, XW) in enumerate(blocks):
+        Xj = X[a:b]
+        Theta = linalg.inv(_site_inverse(psi[0], psi[1], participant[a:b]))
+        Theta = 0.5 * (Theta + Theta.T)
+        Rj = linalg.cholesky(Theta, lower=False)
+        G = Rj @ (Theta - Xj @ M @ Xj.T) @ Rj.T
+        vals, vecs = np.linalg.eigh(0.5 * (G + G.T))
+        vp = np.where(vals > 1e-12, np.abs(np.where(vals > 1e-12, vals, 1.0)) ** -0.5, 0.0)
+        E = XW @ (Rj.T @ ((vecs * vp) @ vecs.T) @ Rj)
+        comps[:, j] = E @ resid[a:b]
+        Gs.append(M @ E @ Rj.T)
+        H[:, :, j] = M @ E @ Xj @ LM
+    vcov = M @ (comps @ comps.T) @ M
+
+    def df(L):
+        out = []
+        for c in np.atleast_2d(L):
+            Hc = np.einsum("i,iuj->uj", c, H)
+            P = -(Hc.T @ Hc)
+            P[np.diag_indices_from(P)] += [float(np.sum((c @ g) ** 2)) for g in Gs]
+            out.append(np.trace(P) ** 2 / np.sum(P * P))
+        return np.array(out)
+
+    return 0.5 * (vcov + vcov.T), df
+
+
+def _random_collaborative(seed: int) -> pd.DataFrame:
+    """Unbalanced data: 3 modalities over 10 sites of 4-25 participants, waves missing at
+    random, a time-varying, a participant-level, a site-level and a categorical covariate."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(10):
+        u = rng.normal(0, 2)
+        for i in range(int(rng.integers(4, 26))):
+            v = rng.normal(0, 3)
+            age = float(rng.integers(20, 65))
+            for w, wave in enumerate(["baseline", "midline", "endline"]):
+                if rng.random() < 0.25:
+                    continue
+                rows.append({"site": f"S{s}", "participant": f"P{i}", "wave": wave,
+                             "modality": ["coaching", "convening", "peer"][s % 3],
+                             "score": 50 + u + v + w * (1 + s % 3) + rng.normal(0, 3),
+                             "dose": rng.normal(), "age": age, "size": 10.0 + s,
+                             "role": ["lead", "staff", "other"][int(rng.integers(3))]})
+    return pd.DataFrame(rows)
+
+
+def _cr2_cases():
+    for name in DATASETS:
+        data, _, kwargs = load(name)
+        yield name, data, kwargs
+    for seed in (1, 2):
+        yield f"random{seed}", _random_collaborative(seed), {
+            **_kwargs(), "covariates": ("dose", "age", "size", "role")}
+
+
+@pytest.mark.parametrize("case", list(_cr2_cases()), ids=lambda c: c[0])
+def test_cr2_equals_the_dense_site_block_computation(case):
+    # oracle: _dense_cr2, the site-block implementation validated against clubSandwich above;
+    # the low-rank algebra of evalkit.models._robust must give the same numbers to 1e-10
+    from evalkit.models._emmeans import change_contrasts
+    from evalkit.models._robust import cr2_df, cr2_state
+
+    name, data, kwargs = case
+    fit = fit_modality_model(data, **kwargs)
+    d = fit.design
+    L = np.vstack([np.eye(len(d.terms)),
+                   [c.row for c in change_contrasts(d, changes="all")]])
+    with _one_blas_thread():  # small dense matrices: threads only add waiting
+        state = cr2_state(d, fit.psi, fit.beta)
+        vcov, dense_df = _dense_cr2(d.X, d.y, d.site, d.participant, fit.psi, fit.beta)
+        expected_df = dense_df(L)
+    se = np.sqrt(np.einsum("ij,jk,ik->i", L, state.vcov, L))
+    close(se, np.sqrt(np.einsum("ij,jk,ik->i", L, vcov, L)), 1e-10)
+    close(state.vcov, vcov, 1e-10, atol=1e-10 * np.abs(vcov).max())
+    close(cr2_df(state, L), expected_df, 1e-10)
+    # the singular adjustment is detected exactly where a modality has a single site
+    assert state.singular_sites == ((4,) if name == "one_site" else ())
+
+
+def test_singular_cr2_adjustment_is_noted():
+    # R (make_one_site.R): clubSandwich gives the peer terms df = 1 from site S05 alone
+    res = result("one_site")
+    notes = [n for n in res.notes if "adjustment is singular" in n]
+    assert notes == [
+        "The cluster-robust (CR2) adjustment is singular for site 'S05': the model fits some "
+        "of its terms from that site alone (for example a modality with a single site), so its "
+        "residuals carry no information about them. As clubSandwich does, the singular "
+        "directions were left out; the robust tests of those terms are not meaningful."]
+    assert not any("adjustment is singular" in n for n in result("balanced").notes)
+
+
+def test_permutation_statistic_equals_full_gls_refits():
+    # oracle: for each relabeling, rebuild the design from the relabeled data, fit the
+    # no-modality model again and compute the GLS Wald statistic with dense site blocks of H
+    data, _, kwargs = load("covariate")
+    with _one_blas_thread():
+        _check_refits(data, kwargs)
+
+
+def _check_refits(data, kwargs):
+    from evalkit.models._design import build_design, null_design
+    from evalkit.models._permutation import _selection, _site_gls_blocks, _wald
+    from evalkit.models._reml import block_stats, optimize_psi
+
+    base = build_design(data, **kwargs)
+    C, keep = _site_gls_blocks(base, True)
+    E = _selection(base, keep)
+    idx = base.interaction_columns()
+    rng = np.random.default_rng(7)
+    relabelings = [base.site_group] + [rng.permutation(base.site_group) for _ in range(4)]
+    fast = _wald(C, E, np.array(relabelings), idx)
+    site_of_row = pd.Series(dict(enumerate(base.site_names)))
+    for labels, stat in zip(relabelings, fast, strict=True):
+        new = dict(zip(base.site_names, np.array(base.group_levels)[labels], strict=True))
+        relabeled = data.assign(**{kwargs["group"]: data[kwargs["cluster"]].map(new)})
+        des = build_design(relabeled, **kwargs)
+        assert list(site_of_row) == list(des.site_names)
+        D, _ = null_design(des)
+        psi_s, psi_p = optimize_psi(block_stats(D, des.y, des.site, des.participant), True).psi
+        XtHX = np.zeros((len(des.terms),) * 2)
+        XtHy = np.zeros(len(des.terms))
+        for j in range(des.n_sites):
+            rows = des.site == j
+            pid = des.participant[rows]
+            H = (np.eye(rows.sum()) + psi_p * (pid[:, None] == pid[None, :]) + psi_s)
+            Xj = des.X[rows]
+            XtHX += Xj.T @ np.linalg.solve(H, Xj)
+            XtHy += Xj.T @ np.linalg.solve(H, des.y[rows])
+        V = np.linalg.inv(XtHX)
+        b = V @ XtHy
+        refit = b[idx] @ np.linalg.solve(V[np.ix_(idx, idx)], b[idx])
+        assert stat == pytest.approx(refit, rel=1e-10)
+
+
+def test_relabeling_counts_never_overflow():
+    # oracle: log10 of the multinomial coefficient by lgamma; exact integers below 2**63
+    from evalkit.models._api import _relabeling_count
+    from evalkit.models._permutation import n_relabelings
+
+    labels = np.arange(6000) % 3  # 6,000 sites, 2,000 per modality: about 10**2859
+    total = n_relabelings(labels)
+    out = _relabeling_count(total)
+    expected = (math.lgamma(6001) - 3 * math.lgamma(2001)) / math.log(10)
+    assert out["n_relabelings"] is None
+    assert out["log10_n_relabelings"] == pytest.approx(expected, rel=1e-12)
+    assert _relabeling_count(34650) == {"n_relabelings": 34650,
+                                        "log10_n_relabelings": math.log10(34650)}
+    big = n_relabelings(np.arange(42) % 3)  # 42! / (14!)^3, just below 2**63
+    assert big < 2**63 and _relabeling_count(big)["n_relabelings"] == big
+
+
+def test_many_sites_model_reports_the_size_of_the_relabeling_count():
+    # 60 sites: about 10**27 relabelings, beyond 64-bit integers (and Parquet)
+    rng = np.random.default_rng(3)
+    rows = [{"site": f"S{s:02d}", "participant": f"P{i}", "wave": w,
+             "modality": ["a", "b", "c"][s % 3], "score": rng.normal() + s % 3 * (w == "t2")}
+            for s in range(60) for i in range(3) for w in ("t1", "t2")]
+    res = modality_model(pd.DataFrame(rows), outcome="score", time="wave",
+                         time_order=["t1", "t2"], group="modality", cluster="site",
+                         subject="participant", permutations=99, seed=1, robust=False)
+    perm = res.permutation
+    expected = (math.lgamma(61) - 3 * math.lgamma(21)) / math.log(10)
+    assert perm["n_relabelings"].isna().all() and str(perm["n_relabelings"].dtype) == "Int64"
+    assert perm["log10_n_relabelings"].iloc[0] == pytest.approx(expected, rel=1e-12)
+    out = to_json(res)["permutation"]
+    assert out["n_relabelings"] is None
+    assert out["log10_n_relabelings"] == pytest.approx(expected, rel=1e-12)
+    json.dumps(out)
+    import io
+
+    perm.to_parquet(io.BytesIO(), index=False)

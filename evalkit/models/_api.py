@@ -31,7 +31,7 @@ from evalkit.models._reml import (
     optimize_psi,
     profiled_deviance,
 )
-from evalkit.models._robust import cr2_df, cr2_state
+from evalkit.models._robust import RobustState, cr2_df, cr2_state
 from evalkit.models._satterthwaite import (
     SatterthwaiteState,
     satterthwaite_df,
@@ -317,8 +317,10 @@ class ModalityModelResult:
         ``f, df1, df2, p``: the model's joint test of all wave x modality terms
         (Satterthwaite F, as ``anova(<lmerModLmerTest>)``).
     permutation : DataFrame
-        ``statistic, p, n_permutations, exact, min_p, n_relabelings`` (one row, empty if not
-        run).
+        ``statistic, p, n_permutations, exact, min_p, n_relabelings, log10_n_relabelings``
+        (one row, empty if not run). ``n_relabelings`` is the exact number of distinct
+        relabelings of modalities to sites (nullable integer), missing when it exceeds a
+        64-bit integer (from about 45 sites); ``log10_n_relabelings`` always gives its size.
     robust : DataFrame
         ``kind, term, a, b, from, to, estimate, se, df, t, p``: CR2 cluster-robust tests
         (site clusters, Satterthwaite df) of the fixed effects and of the change contrasts
@@ -586,19 +588,19 @@ def summarize(
 
     perm_cols = ["statistic", "p", "n_permutations", "exact", "min_p", "n_relabelings"]
     if permutations is None:
-        perm = pd.DataFrame(columns=perm_cols)
+        perm = pd.DataFrame(columns=[*perm_cols, "log10_n_relabelings"])
     else:
         po = permutation_test(d, reml=fit.reml, max_exact=max_exact, n_permutations=permutations,
                               seed=seed)
-        row = {k: getattr(po, k) for k in perm_cols}
-        # With many sites the count of relabelings exceeds 64-bit integers: keep it as a
-        # float (exact below 2**53; beyond that only its size matters) so tables can store it.
-        row["n_relabelings"] = float(row["n_relabelings"])
+        row: dict[str, Any] = {k: getattr(po, k) for k in perm_cols}
+        row.update(_relabeling_count(po.n_relabelings))
         perm = pd.DataFrame([row])
+        perm["n_relabelings"] = perm["n_relabelings"].astype("Int64")
 
     rob_cols = ["kind", "term", "a", "b", "from", "to", "estimate", "se", "df", "t", "p"]
+    rs: RobustState | None = None
     if robust:
-        rs = cr2_state(d.X, d.y, d.site, d.participant, fit.psi, fit.beta)
+        rs = cr2_state(d, fit.psi, fit.beta)
         L_all = np.vstack([eye, Lk])
         est = L_all @ fit.beta
         se = np.sqrt(np.einsum("ij,jk,ik->i", L_all, rs.vcov, L_all))
@@ -617,6 +619,16 @@ def summarize(
         rob = pd.DataFrame(columns=rob_cols)
 
     notes = _notes(fit, contrasts, interaction, perm, rob, alpha)
+    if rs is not None and rs.singular_sites:
+        names = [d.site_names[j] for j in rs.singular_sites]
+        shown = ", ".join(map(repr, names[:5])) + (f" and {len(names) - 5} more"
+                                                   if len(names) > 5 else "")
+        notes.append(
+            f"The cluster-robust (CR2) adjustment is singular for {d.cluster} {shown}: the "
+            f"model fits some of its terms from that {d.cluster} alone (for example a "
+            f"{d.group} with a single {d.cluster}), so its residuals carry no information "
+            f"about them. As clubSandwich does, the singular directions were left out; the "
+            f"robust tests of those terms are not meaningful.")
     info = FitInfo(
         reml=fit.reml, reml_criterion=fit.criterion if fit.reml else None,
         deviance=fit.criterion, loglik=fit.loglik, aic=fit.aic, n_obs=d.n_obs,
@@ -629,6 +641,19 @@ def summarize(
         change_contrasts=contrasts, interaction_test=interaction, permutation=perm,
         robust=rob, notes=tuple(notes), df_method=df_method,
     )
+
+
+def _relabeling_count(total: int) -> dict[str, Any]:
+    """``n_relabelings`` (exact, or None beyond 64 bits) and ``log10_n_relabelings``.
+
+    The count is a multinomial coefficient: it passes 2**63 at about 45 sites and the largest
+    float at about 650, so it is kept exact while Parquet and JSON can store it as an integer,
+    and its size is always given as a base-10 logarithm (``math.log10`` is exact enough for
+    integers of any length).
+    """
+    total = int(total)
+    return {"n_relabelings": total if total < 2**63 else None,
+            "log10_n_relabelings": math.log10(total)}
 
 
 def _notes(fit: ModalityModelFit, contrasts: pd.DataFrame, interaction: pd.DataFrame,
@@ -682,7 +707,9 @@ def to_json(result: ModalityModelResult) -> dict[str, Any]:
     """The result as plain JSON-ready values (the CLI's ``--json`` output).
 
     Keys: ``fixed_effects``, ``variance_components``, ``reml_criterion``, ``loglik``,
-    ``n_obs``, ``n_groups``, ``emmeans``, ``change_contrasts``, ``permutation``.
+    ``n_obs``, ``n_groups``, ``emmeans``, ``change_contrasts``, ``permutation`` (``p``,
+    ``n_permutations``, ``exact``, ``n_relabelings`` -- an exact integer, or null beyond 64
+    bits -- and ``log10_n_relabelings``; null when the test was not run).
 
     Examples
     --------
@@ -713,8 +740,11 @@ def to_json(result: ModalityModelResult) -> dict[str, Any]:
     perm: dict[str, Any] | None = None
     if len(result.permutation):
         r = result.permutation.iloc[0]
+        count = r["n_relabelings"]
         perm = {"p": float(r["p"]), "n_permutations": int(r["n_permutations"]),
-                "exact": bool(r["exact"])}
+                "exact": bool(r["exact"]),
+                "n_relabelings": None if pd.isna(count) else int(count),
+                "log10_n_relabelings": float(r["log10_n_relabelings"])}
     return {
         "fixed_effects": rows(result.fixed_effects, ["term", "estimate", "se", "df", "t", "p"]),
         "variance_components": rows(result.variance_components, ["group", "sd"]),
