@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import networkx as nx
 import numpy as np
 import pandas as pd
@@ -65,7 +68,7 @@ def test_star():
 
 def test_complete_graph_reciprocated():
     r = ratings([(a, b, 3) for a in "ABCD" for b in "ABCD" if a != b])
-    res = network_measures(r, organizations=orgs("ABCD"))
+    res = network_measures(r, organizations=orgs("ABCD"), respondents="raters")
     s = res.sites.iloc[0]
     assert (s["ties"], s["ties_symmetric"]) == (12, 6)
     assert s["density"] == 1.0 and s["density_symmetric"] == 1.0
@@ -80,7 +83,7 @@ def test_path():
     # A - B - C - D, each tie reported by both ends.
     edges = [("A", "B"), ("B", "C"), ("C", "D")]
     r = ratings([(a, b, 5) for a, b in edges] + [(b, a, 3) for a, b in edges])
-    res = network_measures(r, organizations=orgs("ABCD"))
+    res = network_measures(r, organizations=orgs("ABCD"), respondents="raters")
     s = res.sites.iloc[0]
     assert (s["ties"], s["ties_symmetric"]) == (6, 3)
     assert s["density"] == pytest.approx(0.5)
@@ -114,16 +117,19 @@ def test_isolate_and_nonrespondent():
     ties = res.ties.set_index(["org_id", "partner_id"])
     assert not ties.loc[("A", "D"), "partner_responded"]
     # without the respondents table, E (who named nobody) looks like a non-respondent
-    res2 = network_measures(r, organizations=orgs("ABCDE"))
+    res2 = network_measures(r, organizations=orgs("ABCDE"), respondents="raters")
     assert res2.sites.iloc[0]["n_respondents"] == 3
 
 
 def test_min_level_and_contact_item():
     r = ratings([("A", "B", 2), ("B", "C", 3), ("C", "A", 5)])
     r["contact"] = [5, 1, 1]
-    assert network_measures(r, organizations=orgs("ABC"), min_level=4).sites["ties"][0] == 1
-    assert network_measures(r, organizations=orgs("ABC"), min_level=1).sites["ties"][0] == 3
-    res = network_measures(r, organizations=orgs("ABC"), item="contact", min_level=4)
+    assert network_measures(r, organizations=orgs("ABC"), min_level=4,
+                            respondents="raters").sites["ties"][0] == 1
+    assert network_measures(r, organizations=orgs("ABC"), min_level=1,
+                            respondents="raters").sites["ties"][0] == 3
+    res = network_measures(r, organizations=orgs("ABC"), item="contact", min_level=4,
+                           respondents="raters")
     assert res.ties[["org_id", "partner_id"]].values.tolist() == [["A", "B"]]
 
 
@@ -141,7 +147,7 @@ def test_against_networkx():
             if a != b and rng.random() < 0.3]
     r = ratings(arcs)
     org = pd.DataFrame({"org_id": ids, "site_id": "S1", "sector": "payers"})
-    res = network_measures(r, organizations=org, min_level=3)
+    res = network_measures(r, organizations=org, min_level=3, respondents="raters")
     d = nx.DiGraph()
     d.add_nodes_from(ids)
     d.add_edges_from((a, b) for a, b, lvl in arcs if lvl >= 3)
@@ -168,7 +174,8 @@ def test_change_gained_lost_deepened():
     base = ratings([("A", "B", 3), ("A", "C", 4), ("A", "D", 2), ("B", "A", 4), ("B", "C", 5)])
     end = ratings([("A", "B", 4), ("A", "D", 3), ("B", "A", 4), ("B", "C", 3), ("D", "A", 5)],
                   wave="endline")
-    res = network_measures(pd.concat([base, end]), organizations=orgs("ABCD"))
+    res = network_measures(pd.concat([base, end]), organizations=orgs("ABCD"),
+                           respondents="raters")
     c = res.change.iloc[0]
     assert c["n_raters_both"] == 2  # D answered only at endline: its tie is not "gained"
     assert (c["ties_pre"], c["ties_post"]) == (4, 4)
@@ -182,14 +189,16 @@ def test_change_gained_lost_deepened():
 
 
 def test_no_change_with_one_wave():
-    res = network_measures(ratings([("A", "B", 3)]), organizations=orgs("AB"))
+    res = network_measures(ratings([("A", "B", 3)]), organizations=orgs("AB"),
+                           respondents="raters")
     assert res.change.empty and list(res.change.columns)[:3] == ["site_id", "pre", "post"]
 
 
 # Errors ------------------------------------------------------------------------------------
 def test_unknown_organization_is_named():
     with pytest.raises(AnalysisError) as exc:
-        network_measures(ratings([("A", "Z", 3)]), organizations=orgs("AB"))
+        network_measures(ratings([("A", "Z", 3)]), organizations=orgs("AB"),
+                         respondents="raters")
     assert str(exc.value) == ("ratings.partner_id: organization(s) ['Z'] are not in the "
                               "organizations table")
 
@@ -197,13 +206,68 @@ def test_unknown_organization_is_named():
 def test_missing_column_and_wrong_site():
     with pytest.raises(AnalysisError, match=r"ratings: missing column\(s\) \['collaboration'\]"):
         network_measures(ratings([("A", "B", 3)]).drop(columns="collaboration"),
-                         organizations=orgs("AB"))
+                         organizations=orgs("AB"), respondents="raters")
     other = pd.concat([orgs("A"), orgs("B", site="S2")])
     with pytest.raises(AnalysisError, match="organization 'B' belongs to site 'S2', not to "
                                             "site 'S1'"):
-        network_measures(ratings([("A", "B", 3)]), organizations=other)
+        network_measures(ratings([("A", "B", 3)]), organizations=other, respondents="raters")
     with pytest.raises(AnalysisError, match="'A' rated 'B' twice"):
-        network_measures(ratings([("A", "B", 3), ("A", "B", 4)]), organizations=orgs("AB"))
+        network_measures(ratings([("A", "B", 3), ("A", "B", 4)]), organizations=orgs("AB"),
+                         respondents="raters")
+
+
+# Who responded (issue 16, 6) ---------------------------------------------------------------
+REF_DIR = Path(__file__).parent / "reference" / "network"
+REF = json.loads((REF_DIR / "reference.json").read_text())
+
+
+def reference_network(respondents):
+    return network_measures(pd.read_csv(REF_DIR / "ratings.csv"),
+                            organizations=pd.read_csv(REF_DIR / "organizations.csv"),
+                            respondents=respondents)
+
+
+@pytest.mark.parametrize("variant", ["respondents_table", "raters_only"])
+def test_respondent_measures_match_the_hand_calculation(variant):
+    # R 4.2.2, base R adjacency matrices (tests/reference/network/make_reference.R). F
+    # answered at baseline but rated nobody: with the respondents table reciprocity is 4 of
+    # 13 ties among respondents (0.308); from the ratings alone F looks like a
+    # non-respondent and the 4 ties to F drop out: 4 of 9 (0.444).
+    respondents = (pd.read_csv(REF_DIR / "respondents.csv") if variant == "respondents_table"
+                   else "raters")
+    res = reference_network(respondents)
+    ref = REF[variant]
+    sites = res.sites.set_index("wave")
+    for wave in ("baseline", "endline"):
+        row, want = sites.loc[wave], ref[wave]
+        for col in ("n_orgs", "n_respondents", "n_nonrespondents", "ties"):
+            assert row[col] == want[col], (wave, col)
+        for col in ("response_rate", "density", "reciprocity"):
+            assert row[col] == pytest.approx(want[col], abs=1e-12), (wave, col)
+    change = res.change.iloc[0]
+    for col, value in ref["change"].items():
+        assert change[col] == value, col
+    expected = {"respondents_table": 0.3076923, "raters_only": 0.4444444}[variant]
+    assert sites.loc["baseline", "reciprocity"] == pytest.approx(expected, abs=1e-7)
+    f = res.organizations.set_index(["wave", "org_id"]).loc[("baseline", "F")]
+    assert bool(f["responded"]) is (variant == "respondents_table")
+
+
+def test_respondents_must_be_given_or_declared():
+    r = pd.read_csv(REF_DIR / "ratings.csv")
+    o = pd.read_csv(REF_DIR / "organizations.csv")
+    with pytest.raises(AnalysisError) as exc:
+        network_measures(r, organizations=o)
+    assert str(exc.value) == (
+        "network_measures: respondents is required: pass the organizations that answered "
+        "(site_id, wave, org_id; network_respondents(store) reads them from the store), or "
+        "respondents='raters' to treat only organizations that rated someone as respondents "
+        "(one that answered but rated nobody then counts as a non-respondent)")
+    with pytest.raises(AnalysisError, match="respondents must be a table .* or 'raters'; "
+                                            "received 'all'"):
+        network_measures(r, organizations=o, respondents="all")  # type: ignore[arg-type]
+    with pytest.raises(AnalysisError, match="received list"):
+        network_measures(r, organizations=o, respondents=["A"])  # type: ignore[arg-type]
 
 
 # Sector coverage ---------------------------------------------------------------------------

@@ -6,7 +6,9 @@ this package builds each site's organization network per wave with networkx, mea
 received), counts ties gained, lost and deepened between two waves, and tabulates sector
 coverage ("who is at the table, who is missing"). Organizations that did not answer stay in
 the network: ties other organizations report about them count, and the tables say how many
-did not answer.
+did not answer. Who answered is never guessed from the ratings (an organization that
+answered but rated nobody leaves no rating): :func:`network_measures` takes the respondents
+table, or ``respondents="raters"`` as an explicit choice.
 
 Examples
 --------
@@ -17,7 +19,8 @@ Examples
 >>> ratings = pd.DataFrame({"site_id": "S1", "wave": "baseline",
 ...                         "org_id": ["A", "A", "A", "B"], "partner_id": ["B", "C", "D", "A"],
 ...                         "collaboration": [3, 4, 5, 2]})
->>> res = network_measures(ratings, organizations=orgs)
+>>> answered = pd.DataFrame({"site_id": "S1", "wave": "baseline", "org_id": ["A", "B"]})
+>>> res = network_measures(ratings, organizations=orgs, respondents=answered)
 >>> res.sites[["ties", "degree_centralization", "n_nonrespondents"]]
    ties  degree_centralization  n_nonrespondents
 0     3                    1.0                 2

@@ -48,8 +48,8 @@ def sector_coverage(network: NetworkResult, *, sectors: Sequence[str],
     ...                      "sector": ["payers", "faith_based", "payers"]})
     >>> ratings = pd.DataFrame({"site_id": "S1", "wave": "baseline", "org_id": ["A", "B"],
     ...                         "partner_id": ["B", "A"], "collaboration": [4, 3]})
-    >>> cov = sector_coverage(network_measures(ratings, organizations=orgs),
-    ...                       sectors=["payers", "faith_based", "educators"], weak_below=1)
+    >>> net = network_measures(ratings, organizations=orgs, respondents="raters")
+    >>> cov = sector_coverage(net, sectors=["payers", "faith_based", "educators"], weak_below=1)
     >>> cov[["sector", "n_orgs", "ties_across", "status"]]
             sector  n_orgs  ties_across     status
     0       payers       2            1  connected

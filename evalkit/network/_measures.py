@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import networkx as nx
 import numpy as np
@@ -112,8 +113,24 @@ def _check_known(ids: pd.Series, known: pd.Series, what: str) -> None:
                             f"organizations table" + (" (and more)" if len(unknown) > 5 else ""))
 
 
+_NO_RESPONDENTS = (
+    "network_measures: respondents is required: pass the organizations that answered "
+    "(site_id, wave, org_id; network_respondents(store) reads them from the store), or "
+    "respondents='raters' to treat only organizations that rated someone as respondents "
+    "(one that answered but rated nobody then counts as a non-respondent)")
+
+
 def _prepare(ratings: pd.DataFrame, organizations: pd.DataFrame,
-             respondents: pd.DataFrame | None, item: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+             respondents: pd.DataFrame | Literal["raters"] | None,
+             item: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    if respondents is None:
+        raise AnalysisError(_NO_RESPONDENTS)
+    expected = "respondents must be a table (site_id, wave, org_id) or 'raters'; received"
+    if isinstance(respondents, str):
+        if respondents != "raters":
+            raise AnalysisError(f"{expected} {respondents!r}")
+    elif not isinstance(respondents, pd.DataFrame):
+        raise AnalysisError(f"{expected} {type(respondents).__name__}")
     _check_columns(ratings, ["site_id", "wave", "org_id", "partner_id", item], "ratings")
     _check_columns(organizations, ["org_id", "site_id", "sector"], "organizations")
     r = ratings.copy()
@@ -136,7 +153,7 @@ def _prepare(ratings: pd.DataFrame, organizations: pd.DataFrame,
         row = r[dup].iloc[0]
         raise AnalysisError(f"ratings: {row['org_id']!r} rated {row['partner_id']!r} twice in "
                             f"site {row['site_id']!r} wave {row['wave']!r}")
-    if respondents is None:
+    if isinstance(respondents, str):  # "raters"
         resp = r[["site_id", "wave", "org_id"]].drop_duplicates()
     else:
         _check_columns(respondents, ["site_id", "wave", "org_id"], "respondents")
@@ -237,7 +254,8 @@ def _change(site: str, rated: pd.DataFrame, resp: pd.DataFrame, nodes: list[str]
 
 
 def network_measures(ratings: pd.DataFrame, *, organizations: pd.DataFrame,
-                     respondents: pd.DataFrame | None = None, min_level: int = 3,
+                     respondents: pd.DataFrame | Literal["raters"] | None = None,
+                     min_level: int = 3,
                      item: str = "collaboration", waves: Sequence[str] | None = None,
                      pre: str = "baseline", post: str = "endline") -> NetworkResult:
     """Measure each site's organization network at each wave, and its change.
@@ -256,9 +274,17 @@ def network_measures(ratings: pd.DataFrame, *, organizations: pd.DataFrame,
     organizations
         ``org_id, site_id, sector`` and optionally ``name``: every organization of each site.
     respondents
-        ``site_id, wave, org_id`` of every organization that answered (as from
-        :func:`network_respondents`); by default the raters present in ``ratings``, which
-        misses respondents who rated nobody.
+        Who answered the survey, which the ratings alone cannot tell: an organization that
+        answered but knew or rated nobody leaves no rating row. Required (leaving it out is
+        an error): either the table ``site_id, wave, org_id`` of every organization that
+        answered (as :func:`network_respondents` reads it from the store's responses; the
+        raters in ``ratings`` are added to it), or ``"raters"`` to declare that only the
+        organizations with a rating row answered. That choice is visible in every result
+        that counts respondents: with ``"raters"`` an organization that answered but rated
+        nobody is a non-respondent, so ``n_respondents`` and ``response_rate`` are too low,
+        ``reciprocity`` leaves out the ties to it (which it did not return) and is too
+        high, and change between waves ignores its lost ties. :func:`network_tables` (and
+        ``evalkit network``) always pass the store's respondents.
     min_level
         Lowest rating of ``item`` that counts as a tie (collaboration: 3 = coordinate
         activities).
@@ -281,7 +307,8 @@ def network_measures(ratings: pd.DataFrame, *, organizations: pd.DataFrame,
     ...                      "sector": ["payers", "faith_based", "payers"]})
     >>> ratings = pd.DataFrame({"site_id": "S1", "wave": "baseline", "org_id": ["A", "B"],
     ...                         "partner_id": ["B", "A"], "collaboration": [4, 3]})
-    >>> res = network_measures(ratings, organizations=orgs)
+    >>> answered = pd.DataFrame({"site_id": "S1", "wave": "baseline", "org_id": ["A", "B"]})
+    >>> res = network_measures(ratings, organizations=orgs, respondents=answered)
     >>> res.sites[["n_orgs", "n_nonrespondents", "ties", "reciprocity", "isolates"]]
        n_orgs  n_nonrespondents  ties  reciprocity  isolates
     0       3                 1     2          1.0         1
