@@ -624,3 +624,27 @@ def test_effect_size_ci_that_scipy_cannot_bracket_is_missing_not_a_crash():
     out = cohens_d_paired(np.zeros(3), np.array([1.0, 1.01, 0.99]))
     assert out["d"] == pytest.approx(100.0, rel=1e-9)
     assert math.isnan(out["ci_low"]) and math.isnan(out["ci_high"])
+
+
+def test_cli_prepost_group_matches_ids_within_the_group() -> None:
+    # Issue 16 (5): `evalkit prepost --group site` on ids unique only within a site (it used
+    # to stop with "more than one response at a wave"). R: make_reference.R, site_local_ids.
+    from typer.testing import CliRunner
+
+    from evalkit.cli import app
+
+    result = CliRunner().invoke(app, [
+        "prepost", str(REF_DIR / "site_local_ids.csv"), "--id", "subject", "--time", "wave",
+        "--pre", "baseline", "--post", "endline", "--outcome", "score", "--group", "site",
+        "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert sorted(out["groups"]) == ["east", "north", "south"]
+    for site, rec in out["groups"].items():
+        ref = REF["site_local_ids"][site]
+        assert rec["n_pairs"] == ref["n_pairs"]
+        assert close(rec["ttest"]["t"], ref["ttest"]["t"], EXACT)
+        assert close(rec["wilcoxon"]["p"], ref["wilcoxon"]["p"], EXACT)
+    assert out["groups"]["north"]["excluded"] == [
+        {"subject": "P08", "reason": "no 'endline' response"}]
+    assert out["excluded"] == []

@@ -264,3 +264,59 @@ def test_constant_item_is_an_error() -> None:
 def test_omega_needs_three_items() -> None:
     with pytest.raises(AnalysisError, match="items must name at least 3 columns"):
         mcdonald_omega(COMPLETE, items=["q1", "q2"])
+
+
+# --------------------------------------------------------------------------------------------
+# evalkit reliability (CLI): pairwise by default, rows dropped, negative-item warning
+# --------------------------------------------------------------------------------------------
+
+
+def _cli(args: list[str]):
+    from typer.testing import CliRunner
+
+    from evalkit.cli import app
+
+    return CliRunner().invoke(app, ["reliability", *args])
+
+
+def test_cli_defaults_to_pairwise_like_the_api_and_psych() -> None:
+    # R: psych::alpha(x, keys = 'q6') on every row of alpha_missing.csv (n = 150)
+    ref = REF["missing_pairwise_all_rows"]
+    result = _cli([str(REF_DIR / "alpha_missing.csv"), "--items", ",".join(ITEMS6),
+                   "--reverse", "q6", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert (out["missing"], out["n"], out["n_rows"], out["n_empty"], out["n_dropped"]) == (
+        "pairwise", 150, 150, 1, 0)
+    assert close(out["raw_alpha"], ref["raw_alpha"], EXACT)
+    assert close(out["alpha_ci"]["ci_low"], ref["feldt"]["low"], EXACT)
+    assert out["warnings"] == []
+    text = _cli([str(REF_DIR / "alpha_missing.csv"), "--items", ",".join(ITEMS6),
+                 "--reverse", "q6"]).output
+    assert text.splitlines()[0] == (
+        "n = 150 (pairwise; 1 respondent(s) who answered no item count in n, as in psych), "
+        "6 items")
+
+
+def test_cli_listwise_says_how_many_rows_it_dropped() -> None:
+    # R: alpha(na.omit(x), keys = 'q6'): 101 of 150 rows
+    ref = REF["missing_listwise"]
+    args = [str(REF_DIR / "alpha_missing.csv"), "--items", ",".join(ITEMS6), "--reverse", "q6",
+            "--missing", "listwise"]
+    out = json.loads(_cli([*args, "--json"]).output)
+    assert (out["n"], out["n_dropped"]) == (ref["n"], ref["n_dropped"])
+    assert close(out["raw_alpha"], ref["raw_alpha"], EXACT)
+    assert _cli(args).output.splitlines()[0] == (
+        "n = 101 (listwise: 49 of 150 rows dropped for a missing answer), 6 items")
+
+
+def test_cli_prints_the_negative_item_warning() -> None:
+    # R: psych::alpha(x) without keys warns about q4 (see the library test above)
+    ref = REF["forgotten_reverse"]
+    args = [str(REF_DIR / "alpha_complete.csv"), "--items", ",".join(ref["items"])]
+    out = json.loads(_cli([*args, "--json"]).output)
+    assert len(out["warnings"]) == 1 and out["warnings"][0].startswith("item 'q4'")
+    result = _cli(args)
+    assert result.exit_code == 0
+    warned = [line for line in result.output.splitlines() if line.startswith("Warning:")]
+    assert warned == [f"Warning: {out['warnings'][0]}"]

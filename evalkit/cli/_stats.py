@@ -87,7 +87,8 @@ def prepost(
     post: Annotated[str, typer.Option(help="Level of --time that is 'after'.")],
     outcome: Annotated[str, typer.Option(help="Numeric column to compare.")],
     group: Annotated[str | None, typer.Option(help="Compare within each level of this "
-                                             "column.")] = None,
+                                             "column; ids are matched within it, so P01 at "
+                                             "two sites is two people.")] = None,
     sheet: SheetOpt = None,
     labels: LabelsOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
@@ -142,8 +143,8 @@ def reliability(
                                                 "reverse-code.")] = None,
     scale_min: Annotated[float | None, typer.Option(help="Lowest response code.")] = None,
     scale_max: Annotated[float | None, typer.Option(help="Highest response code.")] = None,
-    missing: Annotated[str, typer.Option(help="listwise (default) or pairwise (as "
-                                         "psych::alpha).")] = "listwise",
+    missing: Annotated[str, typer.Option(help="pairwise (default, as psych::alpha and "
+                                         "the Python API) or listwise.")] = "pairwise",
     sheet: SheetOpt = None,
     labels: LabelsOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
@@ -164,6 +165,7 @@ def reliability(
                              missing=missing)  # type: ignore[arg-type]
     out = {
         "n": res.n, "n_items": res.n_items, "missing": res.missing,
+        "n_rows": res.n_rows, "n_empty": res.n_empty, "n_dropped": res.n_dropped,
         "reversed": list(res.reversed), "raw_alpha": res.raw_alpha,
         "std_alpha": res.std_alpha, "average_r": res.average_r,
         "alpha_ci": {"method": "Feldt", "ci_low": res.feldt_ci_low,
@@ -173,11 +175,18 @@ def reliability(
         "omega_total": res.omega_total,
         "alpha_if_dropped": dict(res.alpha_if_dropped),
         "item_stats": res.item_stats.to_dict("records"),
+        "warnings": list(res.warnings),
     }
     if as_json:
         _echo_json(out)
         return
-    console.print(f"n = {res.n} ({res.missing}), {res.n_items} items", markup=False)
+    if res.missing == "listwise":
+        how = (f"listwise: {res.n_dropped} of {res.n_rows} rows dropped for a missing "
+               "answer")
+    else:
+        how = "pairwise" + (f"; {res.n_empty} respondent(s) who answered no item count in n, "
+                            "as in psych" if res.n_empty else "")
+    console.print(f"n = {res.n} ({how}), {res.n_items} items", markup=False, soft_wrap=True)
     console.print(f"Cronbach's alpha {_fmt(res.raw_alpha)} (95% CI Feldt "
                   f"{_fmt(res.feldt_ci_low)} to {_fmt(res.feldt_ci_high)}), standardized "
                   f"{_fmt(res.std_alpha)}, average inter-item r {_fmt(res.average_r)}, "
@@ -187,6 +196,8 @@ def reliability(
     for r in res.item_stats.to_dict("records"):
         table.add_row(str(r.get("item")), *[_fmt(v) for k, v in r.items() if k != "item"])
     console.print(table)
+    for warning in res.warnings:
+        console.print(f"Warning: {warning}", markup=False, soft_wrap=True)
 
 
 def model(
@@ -205,6 +216,9 @@ def model(
                          ] = "satterthwaite",
     permutations: Annotated[int, typer.Option(help="Monte Carlo relabelings when exact "
                                               "enumeration is too large.")] = 9999,
+    exact_limit: Annotated[int, typer.Option(
+        min=0, metavar="N", help="Enumerate every relabeling of modalities to sites when "
+        "there are at most N; above that draw --permutations random ones.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Seed of the permutation test.")] = 2026,
     sheet: SheetOpt = None,
     labels: LabelsOpt = None,
@@ -228,7 +242,7 @@ def model(
                              time_order=_split(time_order), group=group, cluster=cluster,
                              subject=subject, covariates=tuple(covariate or ()),
                              reml=reml, df_method=df_method,  # type: ignore[arg-type]
-                             permutations=permutations, seed=seed)
+                             permutations=permutations, max_exact=exact_limit, seed=seed)
     if as_json:
         _echo_json(to_json(res))
         return
