@@ -84,7 +84,7 @@ def starter_instrument(instrument_id: str, *, title: str, scale: str = "agree5",
         An invalid id, an unknown scale or respondent, or an empty title.
     """
     if not _ID.match(instrument_id):
-        raise ConfigError(f"ID: {instrument_id!r} is not an instrument id; use letters, "
+        raise ConfigError(f"INSTRUMENT_ID: {instrument_id!r} is not an instrument id; use letters, "
                           "digits and _, starting with a letter (e.g. staff_wellbeing)")
     if scale not in RESPONSE_SCALES:
         raise ConfigError(f"--scale: expected one of {sorted(RESPONSE_SCALES)}, got {scale!r}")

@@ -26,6 +26,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "_network",  # network, feedback themes|export|import
     "_stats",  # prepost, reliability, model
     "_surveys",  # surveys ..., participants ..., pull, submit
+    "_authoring",  # surveys new|form, participants expect, export
 )
 
 
