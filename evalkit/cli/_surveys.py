@@ -33,11 +33,13 @@ InstrumentOpt = Annotated[str, typer.Option("--instrument", "-i", help="Instrume
 WaveOpt = Annotated[str, typer.Option("--wave", "-w", help="Wave id, as in evalkit.yml.")]
 SiteOpt = Annotated[str | None, typer.Option("--site", "-s", help="Site id, as in evalkit.yml.")]
 
-surveys_app = typer.Typer(name="surveys", help="Instruments as data: validate them, write "
-                          "their codebook, deploy them to LimeSurvey.", no_args_is_help=True,
+surveys_app = typer.Typer(name="surveys", help="Instruments as data: write a starter, "
+                          "validate them, write their codebook and site forms, deploy them "
+                          "to LimeSurvey.", no_args_is_help=True,
                           rich_markup_mode=None)
-participants_app = typer.Typer(name="participants", help="LimeSurvey participants: register "
-                               "them with site and wave, send invitations and reminders.",
+participants_app = typer.Typer(name="participants", help="Participants: register them in "
+                               "LimeSurvey with site and wave, send invitations and "
+                               "reminders, record how many are expected to answer.",
                                no_args_is_help=True, rich_markup_mode=None)
 
 
@@ -542,6 +544,15 @@ def submit(
         "(default: refuse at once).")] = 0.0,
 ) -> None:
     """Validate a site's file of responses and ingest it whole, or reject it whole.
+
+    The file (CSV or XLSX): one row per response, row 1 the headers. One column per item,
+    headed by its code (PSA01); rating grids one per organization, ITEM[ORG_ID]; multiple
+    choice one per option, ITEM[OPTION], 1 ticked / 0 not. Besides the items:
+    response_id (the form's number; needed unless participant_code identifies each row),
+    participant_code (the site's code for the person, never a name; turned into a
+    pseudonym, never stored), submitted_at (YYYY-MM-DD, optional) and complete (yes / no,
+    optional, default yes). Codes are the instrument's, written 0-9; an item not asked (its
+    skip condition) is blank. `evalkit surveys form` writes a workbook with these columns.
 
     Every cell is checked against the instrument; any problem rejects the file and the
     validation report lists each one by row (as the file numbers it, header = 1), column,
