@@ -265,8 +265,8 @@ def test_to_json_keys_and_serializable():
     assert set(out["emmeans"][0]) == {"arm", "time", "emmean", "se", "df", "lower", "upper"}
     assert set(out["change_contrasts"][0]) == {"a", "b", "from", "to", "estimate", "se", "df",
                                                "t", "p"}
-    assert set(out["permutation"]) == {"p", "n_permutations", "exact", "n_relabelings",
-                                       "log10_n_relabelings"}
+    assert set(out["permutation"]) == {"p", "n_permutations", "exact", "min_p",
+                                       "n_relabelings", "log10_n_relabelings"}
     assert out["permutation"]["n_relabelings"] == 1680  # 9! / (3! 3! 3!)
     assert out["n_groups"] == {"site_id": 9, "pid": res.fit.n_groups["pid"]}
     assert "age" in [r["term"] for r in out["fixed_effects"]]

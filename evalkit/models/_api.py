@@ -321,6 +321,11 @@ class ModalityModelResult:
         (one row, empty if not run). ``n_relabelings`` is the exact number of distinct
         relabelings of modalities to sites (nullable integer), missing when it exceeds a
         64-bit integer (from about 45 sites); ``log10_n_relabelings`` always gives its size.
+        ``min_p`` is the smallest p-value the test can give, whatever the data: with every
+        relabeling enumerated, the share of them whose statistic equals the largest (at least
+        1 / ``n_relabelings``, and at least k! / ``n_relabelings`` when k modalities have the
+        same number of sites, since swapping them leaves the statistic unchanged); with ``B``
+        random relabelings, 1 / (B + 1).
     robust : DataFrame
         ``kind, term, a, b, from, to, estimate, se, df, t, p``: CR2 cluster-robust tests
         (site clusters, Satterthwaite df) of the fixed effects and of the change contrasts
@@ -708,8 +713,9 @@ def to_json(result: ModalityModelResult) -> dict[str, Any]:
 
     Keys: ``fixed_effects``, ``variance_components``, ``reml_criterion``, ``loglik``,
     ``n_obs``, ``n_groups``, ``emmeans``, ``change_contrasts``, ``permutation`` (``p``,
-    ``n_permutations``, ``exact``, ``n_relabelings`` -- an exact integer, or null beyond 64
-    bits -- and ``log10_n_relabelings``; null when the test was not run).
+    ``n_permutations``, ``exact``, ``min_p`` -- the smallest p the test can give --,
+    ``n_relabelings`` -- an exact integer, or null beyond 64 bits -- and
+    ``log10_n_relabelings``; null when the test was not run).
 
     Examples
     --------
@@ -742,7 +748,7 @@ def to_json(result: ModalityModelResult) -> dict[str, Any]:
         r = result.permutation.iloc[0]
         count = r["n_relabelings"]
         perm = {"p": float(r["p"]), "n_permutations": int(r["n_permutations"]),
-                "exact": bool(r["exact"]),
+                "exact": bool(r["exact"]), "min_p": float(r["min_p"]),
                 "n_relabelings": None if pd.isna(count) else int(count),
                 "log10_n_relabelings": float(r["log10_n_relabelings"])}
     return {
