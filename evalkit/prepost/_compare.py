@@ -136,7 +136,11 @@ def compare(
     Reports the paired t-test, the Wilcoxon signed-rank test as R's
     ``wilcox.test(post, pre, paired = TRUE)`` does (V and its exact or normal-approximation
     p-value), Cohen's d_z = mean(diff) / sd(diff), Hedges' g_z and the matched-pairs
-    rank-biserial correlation, each with a confidence interval as ``effectsize`` computes it.
+    rank-biserial correlation, each with a confidence interval as ``effectsize`` computes it
+    (the rank-biserial as ``rank_biserial(post - pre)``, whose SE counts the nonzero
+    differences; effectsize's two-vector ``rank_biserial(post, pre, paired = TRUE)`` counts
+    the nonzero post scores instead). An effect size the data cannot define (g_z with two
+    pairs, r when every difference is zero) is NaN where effectsize prints 0 or 1.
 
     Only rows whose time is ``pre`` or ``post`` are used. A subject enters the analysis when it
     has exactly one row at each of the two waves and a non-missing outcome in both; every

@@ -146,7 +146,8 @@ def cronbach_alpha(
         "alpha_if_dropped": drop_alpha,
     })
 
-    warnings = _negative_items(names, first_component_loadings(r), r_drop, drop_alpha,
+    pairwise_r = x.corr().to_numpy()  # principal(x)'s cor(x, use = "pairwise")
+    warnings = _negative_items(names, first_component_loadings(pairwise_r), r_drop, drop_alpha,
                                parts["raw"])
     ase = math.sqrt(parts["q"] / n)
     tail = (1 - conf_level) / 2
