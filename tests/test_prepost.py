@@ -272,7 +272,8 @@ def test_duplicates_raise_by_default() -> None:
     assert str(err.value) == (
         "subject column 'subject' has more than one response at a wave for 1 subjects: "
         "'S003' at 'endline' (2 rows); keep one response per subject and wave, or pass "
-        "duplicates='exclude'"
+        "duplicates='exclude'; if ids are unique only within a site, pass the site column as "
+        "group"
     )
 
 

@@ -264,6 +264,8 @@ def pair_responses(
             f"subject column '{subject}' has more than one response at a wave for "
             f"{int(dup.sum())} subjects: {', '.join(detail)}{more}; keep one response per "
             f"subject and wave, or pass duplicates='exclude'"
+            + ("; if ids are unique only within a site, pass the site column as group"
+               if group is None else "")
         )
 
     # An id with only one wave in one group and only the other wave in another may be one
