@@ -20,6 +20,8 @@ Examples
 ['term', 'estimate', 'se', 'df', 't', 'p']
 """
 
+from typing import TYPE_CHECKING, Any
+
 from evalkit.models._api import (
     FitInfo,
     ModalityModelFit,
@@ -29,8 +31,25 @@ from evalkit.models._api import (
     summarize,
     to_json,
 )
-from evalkit.models._ordinal import OrdinalFitInfo, OrdinalModelResult, ordinal_model
-from evalkit.models._ordinal_report import ordinal_agrees, ordinal_to_json
+
+if TYPE_CHECKING:
+    from evalkit.models._ordinal import OrdinalFitInfo, OrdinalModelResult, ordinal_model
+    from evalkit.models._ordinal_report import ordinal_agrees, ordinal_to_json
+
+# The ordinal model loads scipy.stats (about a second): import it on first use only, so that
+# the modality model (``evalkit model``) does not pay for it.
+_LAZY = {"OrdinalFitInfo": "_ordinal", "OrdinalModelResult": "_ordinal",
+         "ordinal_model": "_ordinal", "ordinal_agrees": "_ordinal_report",
+         "ordinal_to_json": "_ordinal_report"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f"evalkit.models.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'evalkit.models' has no attribute {name!r}")
+
 
 __all__ = [
     "FitInfo",
