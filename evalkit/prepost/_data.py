@@ -178,12 +178,13 @@ def _place_in_groups(frame: pd.DataFrame, group: str) -> tuple[pd.Series, dict[A
     without a group whose id occurs in several groups cannot be placed.
     """
     has = ~frame["group"].map(_is_missing).astype(bool)
-    groups_of: dict[Any, list[Any]] = {}
-    for sid, g in zip(frame.loc[has, "subject"], frame.loc[has, "group"], strict=True):
-        seen = groups_of.setdefault(sid, [])
-        if g not in seen:
-            seen.append(g)
     placed = frame["group"].astype(object).where(has, None)
+    if has.all():
+        return placed, {}
+    groups_of: dict[Any, list[Any]] = {}
+    known = frame.loc[has, ["subject", "group"]].drop_duplicates()
+    for sid, g in zip(known["subject"], known["group"], strict=True):
+        groups_of.setdefault(sid, []).append(g)
     problems: dict[Any, str] = {}
     for idx in frame.index[~has]:
         sid = frame.at[idx, "subject"]
