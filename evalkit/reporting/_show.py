@@ -93,7 +93,9 @@ def brand_markdown(*, organisation: str = "", funder: str = "", logo: str = "",
             raise ValueError(f"logo: expected a .png, .jpg, .jpeg or .svg file, got {path.name}")
         data = base64.b64encode(path.read_bytes()).decode("ascii")
         alt = _attribute(f"Logo of {organisation}" if organisation else "Logo")
-        parts.append(f'![](data:{kind};base64,{data}){{alt="{alt}" height={height_px}px}}')
+        # fig-alt and alt, as figure_markdown: Quarto takes the HTML alt from fig-alt
+        parts.append(f'![](data:{kind};base64,{data})'
+                     f'{{fig-alt="{alt}" alt="{alt}" height={height_px}px}}')
     if organisation:
         parts.append(f"**{md(' '.join(organisation.split()))}**")
     lines = [" ".join(parts)] if parts else []
