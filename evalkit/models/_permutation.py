@@ -156,8 +156,12 @@ def _wald(C: np.ndarray, E: np.ndarray, labels: np.ndarray, idx: list[int]) -> n
         Sk[:, k] = (labels == k).astype(float) @ flat
     Sk[:, K - 1] = flat.sum(axis=0) - Sk[:, :K - 1].sum(axis=1)
     Sk = Sk.reshape(labels.shape[0], K, q, q)
-    XtX = np.einsum("kxp,bkxy,kyr->bpr", E, Sk[:, :, :d, :d], E)
-    Xty = np.einsum("kxp,bkx->bp", E, Sk[:, :, :d, d])
+    p = E.shape[2]
+    # X'H^-1 X = sum_k E_k' S_k E_k and X'H^-1 y = sum_k E_k' s_k as matrix products
+    lift = np.einsum("kxp,kyr->kxypr", E, E).reshape(K * d * d, p * p)
+    XtX = (np.ascontiguousarray(Sk[:, :, :d, :d]).reshape(-1, K * d * d) @ lift
+           ).reshape(-1, p, p)
+    Xty = np.ascontiguousarray(Sk[:, :, :d, d]).reshape(-1, K * d) @ E.reshape(K * d, p)
     inv = np.linalg.inv(XtX)
     beta = np.einsum("bpr,br->bp", inv, Xty)
     bI = beta[:, idx]
