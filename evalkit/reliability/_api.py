@@ -120,17 +120,19 @@ def cronbach_alpha(
 
     total = x.mean(axis=1, skipna=True)
     raw_r = [float(total.corr(x[i])) for i in names]
-    std_r = r.sum(axis=0) / math.sqrt(r.sum())
+    # psych's colSums(R) / sqrt(sum(R)): NaN (not an error) when items so oppose each other
+    # that the sum is not positive, as R's sqrt of a negative number gives.
+    std_r = r.sum(axis=0) / np.sqrt(r.sum()) if r.sum() > 0 else np.full(k, np.nan)
     rc = r.copy()
     np.fill_diagonal(rc, smc(r))
-    r_cor = rc.sum(axis=0) / math.sqrt(rc.sum())
+    r_cor = rc.sum(axis=0) / np.sqrt(rc.sum()) if rc.sum() > 0 else np.full(k, np.nan)
     r_drop = []
     drop_alpha = []
     for i in range(k):
         keep = [j for j in range(k) if j != i]
         v_drop = float(c[np.ix_(keep, keep)].sum())
         c_drop = float(c[:, i].sum() - c[i, i])
-        r_drop.append(c_drop / math.sqrt(c[i, i] * v_drop))
+        r_drop.append(c_drop / math.sqrt(c[i, i] * v_drop) if v_drop > 0 else math.nan)
         drop_alpha.append(
             alpha_parts(c[np.ix_(keep, keep)], r[np.ix_(keep, keep)])["raw"] if k > 2
             else float("nan"))
