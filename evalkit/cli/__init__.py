@@ -27,6 +27,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "_stats",  # prepost, reliability, model
     "_surveys",  # surveys ..., participants ..., pull, submit
     "_authoring",  # surveys new|form, participants expect, export
+    "_design",  # design power
 )
 
 

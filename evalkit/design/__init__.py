@@ -21,6 +21,7 @@ Examples
 """
 
 from evalkit.design._closed_form import cluster_trial_power, individual_trial_power
+from evalkit.design._figure import default_contrast, power_figure
 from evalkit.design._parameters import (
     PowerParameters,
     parameters_from_icc,
@@ -36,11 +37,13 @@ __all__ = [
     "PowerParameters",
     "PowerResult",
     "cluster_trial_power",
+    "default_contrast",
     "detection_summary",
     "individual_trial_power",
     "parameters_from_icc",
     "parameters_from_model",
     "parameters_from_results",
     "power",
+    "power_figure",
     "to_json",
 ]

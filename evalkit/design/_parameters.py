@@ -10,16 +10,18 @@ folder (:func:`parameters_from_results`) or from stated ICCs and an effect size
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from evalkit.errors import AnalysisError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from evalkit.models import ModalityModelResult
     from evalkit.results import Results
 
@@ -298,11 +300,40 @@ def parameters_from_model(
     )
 
 
+def estimate_site_change_sd(scores: pd.DataFrame, *, start: str, end: str) -> float | None:
+    """Method-of-moments SD of the site x wave deviation from participants' changes.
+
+    Each participant seen at ``start`` and ``end`` has a change ``c``; a site's mean change
+    varies between sites of one modality by ``2 tau^2 + var(c within site) / n_site``, so
+    ``tau^2 = (B - mean(s_w^2 / n)) / 2`` (0 if negative) with ``B`` the pooled variance of
+    site mean changes around their modality's mean and ``s_w^2`` the within-site variance
+    of the changes. None when no modality has two sites with two such participants.
+    ``scores`` has columns ``site_id, modality, respondent_id, wave, score``.
+    """
+    two = scores[scores["wave"].isin([start, end])]
+    wide = two.pivot_table(index=["site_id", "modality", "respondent_id"], columns="wave",
+                           values="score", aggfunc="mean")
+    if start not in wide or end not in wide:
+        return None
+    change = (wide[end] - wide[start]).dropna().rename("c").reset_index()
+    per_site = change.groupby(["modality", "site_id"])["c"].agg(["mean", "var", "count"])
+    per_site = per_site[per_site["count"] >= 2].reset_index()
+    sizes = per_site.groupby("modality")["site_id"].transform("size")
+    per_site = per_site[sizes >= 2]
+    if per_site.empty:
+        return None
+    dev = per_site["mean"] - per_site.groupby("modality")["mean"].transform("mean")
+    dfree = int((per_site.groupby("modality").size() - 1).sum())
+    between = float((dev**2).sum()) / dfree
+    noise = float((per_site["var"] / per_site["count"]).mean())
+    return math.sqrt(max(0.0, (between - noise) / 2.0))
+
+
 def parameters_from_results(
     results: str | Path | Results,
     *,
     outcome: str | None = None,
-    site_change_sd: float = 0.0,
+    site_change_sd: float | Literal["estimate"] = "estimate",
 ) -> PowerParameters:
     """Parameters from the result tables ``evalkit analyze`` wrote.
 
@@ -316,8 +347,9 @@ def parameters_from_results(
         A project's ``results/`` folder (or the project folder holding it).
     outcome : str, optional
         The modelled outcome; the first one in ``model_fit`` by default.
-    site_change_sd : float, default 0
-        See :class:`PowerParameters`.
+    site_change_sd : float or "estimate", default "estimate"
+        See :class:`PowerParameters`; ``"estimate"`` estimates it from the scores by
+        moments (:func:`estimate_site_change_sd`, first to last wave; 0 when it cannot).
 
     Returns
     -------
@@ -360,6 +392,7 @@ def parameters_from_results(
     sd = dict(zip(var["group"].astype(str), var["sd"].astype(float), strict=True))
     keys = [k for k in sd if k != "Residual"]
     attrition: tuple[float, ...] = (0.0,) * (len(waves) - 1)
+    tau_note = ""
     participants = None
     per_mod = None
     if "scores" in results.manifest["tables"]:
@@ -383,13 +416,21 @@ def parameters_from_results(
             site_mod = sc.drop_duplicates("site_id").set_index("site_id")["modality"]
             counts = site_mod.astype(str).value_counts()
             per_mod = tuple(int(counts.get(m, 0)) for m in modalities)
+            if site_change_sd == "estimate":
+                est = estimate_site_change_sd(sc, start=waves[0], end=waves[-1])
+                site_change_sd = 0.0 if est is None else est
+                tau_note = ("; site x wave SD estimated by moments" if est is not None
+                            else "; site x wave SD not estimable, 0")
+    if site_change_sd == "estimate":
+        site_change_sd = 0.0
+        tau_note = "; no scores, site x wave SD 0"
     return PowerParameters(
         modalities=modalities, waves=waves,
         change=tuple(tuple(float(x) for x in r) for r in change),
         site_sd=sd[keys[0]], participant_sd=sd[keys[1]], residual_sd=sd["Residual"],
         site_change_sd=float(site_change_sd), attrition=attrition,
         participants=participants, sites_per_modality=per_mod,
-        source=f"results of {results.directory} (outcome {outcome!r})",
+        source=f"results of {results.directory} (outcome {outcome!r}{tau_note})",
     )
 
 
@@ -405,9 +446,3 @@ def _as_parameters(source: object) -> PowerParameters:
     raise AnalysisError(
         "power needs PowerParameters, a ModalityModelResult or a results folder; received "
         f"{type(source).__name__}")
-
-
-def _check_mapping(name: str, value: Mapping[str, Any], allowed: Sequence[str]) -> None:
-    unknown = sorted(set(value) - set(allowed))
-    if unknown:
-        raise AnalysisError(f"{name}: unknown modality {unknown}; modalities are {list(allowed)}")

@@ -232,6 +232,9 @@ def analyse(d: Draw, params: PowerParameters, cons: list[Contrast], *, kenward_r
         p_perm = permutation_test(design, reml=True, max_exact=max_exact,
                                   n_permutations=permutations, seed=int(seeds[0])).p
         for k, c in enumerate(cons):
+            if len(params.modalities) == 2 and len(params.waves) == 2:
+                p_pair[k] = p_perm  # two modalities, two waves: the same test
+                continue
             p_pair[k] = pair_permutation_p(d, params, c, permutations=permutations,
                                            max_exact=max_exact, seed=int(seeds[k + 1]))
     return Outcome(error=est - truth, se=se, df_satterthwaite=df_s, se_kr=se_kr, df_kr=df_kr,
