@@ -154,3 +154,25 @@ def test_export_errors_name_what_is_wrong(tmp_path, fixed_project):
             analysis_tables(cfg, instruments=project_instruments(cfg))
     finally:
         cfg.store_path.with_suffix(".moved").rename(cfg.store_path)
+
+
+def test_export_from_the_command_line_says_the_suppression_rule_does_not_apply(fixed_project,
+                                                                              tmp_path):
+    from typer.testing import CliRunner
+
+    from evalkit.cli import app
+
+    out = tmp_path / "exports"
+    result = CliRunner().invoke(app, ["export", "--format", "spss", "--out", str(out), "-p",
+                                      str(fixed_project)], terminal_width=400)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"Exported 4 table(s) to {out} (SPSS .sav):",
+        "  partnership.sav  8 rows", "  session_feedback.sav  8 rows", "  network.sav  2 rows",
+        "  toy.sav  8 rows", "  codebook: codebook.csv, codebook.md", f"Note: {NOTICE}"]
+    assert "the suppression rule of published reports" in NOTICE and "NOT applied" in NOTICE
+    bad = CliRunner().invoke(app, ["export", "--format", "xlsx", "--out", str(out), "-p",
+                                   str(fixed_project)])
+    assert bad.exit_code == 1
+    assert bad.output == ("error: --format: expected one of ['csv', 'parquet', 'stata', "
+                          "'spss'], got 'xlsx'\n")
