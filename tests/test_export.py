@@ -170,7 +170,7 @@ def test_export_from_the_command_line_says_the_suppression_rule_does_not_apply(f
         f"Exported 4 table(s) to {out} (SPSS .sav):",
         "  partnership.sav  8 rows", "  session_feedback.sav  8 rows", "  network.sav  2 rows",
         "  toy.sav  8 rows", "  codebook: codebook.csv, codebook.md", f"Note: {NOTICE}"]
-    assert "the suppression rule of published reports" in NOTICE and "NOT applied" in NOTICE
+    assert "The suppression rule of published reports" in NOTICE and "NOT applied" in NOTICE
     bad = CliRunner().invoke(app, ["export", "--format", "xlsx", "--out", str(out), "-p",
                                    str(fixed_project)])
     assert bad.exit_code == 1
