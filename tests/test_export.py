@@ -31,6 +31,12 @@ def fixed_project(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def fixed_tables(fixed_project):
+    cfg = load_config(fixed_project)
+    return analysis_tables(cfg, instruments=project_instruments(cfg))
+
+
+@pytest.fixture(scope="module")
 def demo_project(tmp_path_factory, demo_data) -> Path:
     from evalkit.demo import demo_config
     from evalkit.project import create_project
@@ -73,9 +79,8 @@ def test_labels_written_are_the_labels_r_haven_reads(fixed_project, tmp_path, fm
                 assert int(values.isna().sum()) == var["n_missing"], (table, name)
 
 
-def test_fixed_export_names_labels_and_leaves_out_text(fixed_project):
-    cfg = load_config(fixed_project)
-    tables = analysis_tables(cfg, instruments=project_instruments(cfg))
+def test_fixed_export_names_labels_and_leaves_out_text(fixed_tables):
+    tables = fixed_tables
     toy = tables["toy"]
     assert list(toy.data.columns) == ["response_id", "respondent_id", "site", "modality", "wave",
                                       "submitted_at", "toy_total", "T1", "T2", "tools_1",
@@ -135,16 +140,16 @@ def test_demo_export_labels_read_back(demo_tables, tmp_path, fmt):
         assert meta.variable_measure["total"] == "scale"
 
 
-def test_parquet_keeps_waves_in_order(fixed_project, tmp_path):
-    export_project(fixed_project, tmp_path, format="parquet")
+def test_parquet_keeps_waves_in_order(fixed_tables, tmp_path):
+    write_export({"toy": fixed_tables["toy"]}, tmp_path, format="parquet")
     frame = pd.read_parquet(tmp_path / "toy.parquet")
     assert list(frame["wave"].cat.categories) == ["baseline", "endline"]
     assert frame["wave"].cat.ordered
 
 
-def test_export_errors_name_what_is_wrong(tmp_path, fixed_project):
+def test_export_errors_name_what_is_wrong(tmp_path, fixed_project, fixed_tables):
     cfg = load_config(fixed_project)
-    tables = analysis_tables(cfg, instruments=project_instruments(cfg))
+    tables = fixed_tables
     with pytest.raises(ConfigError, match=r"^--format: expected one of \['csv', 'parquet', "
                                           r"'stata', 'spss'\], got 'xls'$"):
         write_export(tables, tmp_path, format="xls")  # type: ignore[arg-type]
