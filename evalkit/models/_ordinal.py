@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from evalkit.errors import AnalysisError
+from evalkit.models._api import _single_threaded
 from evalkit.models._design import Design, build_design
 from evalkit.models._emmeans import cells, change_contrasts, holm
 from evalkit.models._ordinal_fit import BOUNDARY_TOL, NestedData, fit_clm, fit_clmm
@@ -133,7 +134,7 @@ def _codes(data: pd.DataFrame, outcome: str, categories: Sequence[Any] | None
         raise AnalysisError(f"outcome column '{outcome}' needs at least two observed "
                             f"categories; received {used}")
     code = {c: float(k) for k, c in enumerate(used)}
-    return labels.map(lambda lab: np.nan if lab is None else code[lab]), tuple(used)
+    return labels.map(lambda lab: np.nan if pd.isna(lab) else code[lab]), tuple(used)
 
 
 def _design(data: pd.DataFrame, *, outcome: str, time: str, time_order: Sequence[str],
@@ -169,6 +170,7 @@ def _z_table(est: np.ndarray, se: np.ndarray, level: float) -> dict[str, np.ndar
             "lower": est - q * se, "upper": est + q * se}
 
 
+@_single_threaded
 def ordinal_model(
     data: pd.DataFrame,
     *,
@@ -321,9 +323,9 @@ def ordinal_model(
     else:
         nominal = nominal_table(d, y, X, K, link, plain)
     counts = np.bincount(y, minlength=K)
-    sparse_cats = [used[k] for k in range(K) if counts[k] < 5]
+    sparse_cats = [used[k] for k in range(K) if counts[k] < 10]
     if sparse_cats:
-        notes.append(f"Category {', '.join(sparse_cats)} has fewer than 5 answers; the "
+        notes.append(f"Category {', '.join(sparse_cats)} has fewer than 10 answers; the "
                      "thresholds next to it are imprecise.")
     if d.n_dropped:
         notes.append(f"{d.n_dropped} row(s) with a missing model column were left out.")

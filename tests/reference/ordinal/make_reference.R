@@ -11,8 +11,9 @@
 #     1e-10): thresholds, coefficients, SEs (inverse numerical Hessian), random-effect SDs,
 #     logLik, AIC, max|gradient| and condition number of the Hessian;
 #   * emmeans(fit, ~ wave | modality, mode = "latent") and the difference-in-change contrasts
-#     (custom contrast vectors on that grid); emmeans(mode = "prob") for the category
-#     probabilities at random effects 0;
+#     (custom contrast vectors on that grid): estimates from the tight fit, SEs, z, p and
+#     intervals from the default fit; emmeans(mode = "prob") on the tight fit for the
+#     category probabilities at random effects 0;
 #   * ordinal::clm(y ~ wave * modality) and ordinal::nominal_test of it.
 suppressPackageStartupMessages({
   library(ordinal)
@@ -111,31 +112,44 @@ reference <- function(name, d, link, time_order, notes = "") {
                 control = clmm.control(gradTol = 1e-10, rel.tol = 1e-14, eval.max = 2000,
                                        iter.max = 1500))
 
-  emm <- emmeans(tight, ~ wave | modality, mode = "latent")
-  es <- as.data.frame(summary(emm))
-  grid_emm <- emmeans(tight, ~ wave * modality, mode = "latent")
-  g <- as.data.frame(summary(grid_emm))
-  cell <- paste(g$wave, g$modality, sep = "|")
-  groups <- levels(d$modality)
-  meth <- list(); info <- list()
-  for (to in time_order[-1]) {
-    for (i in seq_along(groups)) for (j in seq_along(groups)) if (i < j) {
-      a <- groups[i]; b <- groups[j]
-      v <- numeric(length(cell))
-      v[cell == paste(to, a, sep = "|")] <- 1
-      v[cell == paste(time_order[1], a, sep = "|")] <- -1
-      v[cell == paste(to, b, sep = "|")] <- -1
-      v[cell == paste(time_order[1], b, sep = "|")] <- 1
-      key <- sprintf("%s-%s-%s", a, b, to)
-      meth[[key]] <- v
-      info[[key]] <- c(a, b, time_order[1], to)
+  # Estimates from the tight fit; standard errors (and so z, p and intervals) from the
+  # default fit, whose numerical Hessian is smooth: in the tight refit the inner Newton
+  # iterations stop at rounding level, which makes its finite-difference Hessian noisy at
+  # about 1e-3.
+  latent <- function(m) {
+    es <- as.data.frame(summary(emmeans(m, ~ wave | modality, mode = "latent")))
+    grid_emm <- emmeans(m, ~ wave * modality, mode = "latent")
+    g <- as.data.frame(summary(grid_emm))
+    cell <- paste(g$wave, g$modality, sep = "|")
+    groups <- levels(d$modality)
+    meth <- list(); info <- list()
+    for (to in time_order[-1]) {
+      for (i in seq_along(groups)) for (j in seq_along(groups)) if (i < j) {
+        a <- groups[i]; b <- groups[j]
+        v <- numeric(length(cell))
+        v[cell == paste(to, a, sep = "|")] <- 1
+        v[cell == paste(time_order[1], a, sep = "|")] <- -1
+        v[cell == paste(to, b, sep = "|")] <- -1
+        v[cell == paste(time_order[1], b, sep = "|")] <- 1
+        key <- sprintf("%s-%s-%s", a, b, to)
+        meth[[key]] <- v
+        info[[key]] <- c(a, b, time_order[1], to)
+      }
     }
+    ct <- as.data.frame(summary(contrast(grid_emm, method = meth), infer = c(TRUE, TRUE)))
+    inf <- do.call(rbind, info)
+    list(emmeans = data.frame(modality = as.character(es$modality),
+                              wave = as.character(es$wave), emmean = es$emmean, se = es$SE),
+         contrasts = data.frame(a = inf[, 1], b = inf[, 2], from = inf[, 3], to = inf[, 4],
+                                estimate = ct$estimate, se = ct$SE, z = ct$z.ratio,
+                                p = ct$p.value, lower = ct$asymp.LCL, upper = ct$asymp.UCL))
   }
-  ct <- as.data.frame(summary(contrast(grid_emm, method = meth), infer = c(TRUE, TRUE)))
-  inf <- do.call(rbind, info)
-  contrasts <- data.frame(a = inf[, 1], b = inf[, 2], from = inf[, 3], to = inf[, 4],
-                          estimate = ct$estimate, se = ct$SE, z = ct$z.ratio, p = ct$p.value,
-                          lower = ct$asymp.LCL, upper = ct$asymp.UCL)
+  lat_default <- latent(fit)
+  lat_tight <- latent(tight)
+  emm_out <- lat_default$emmeans
+  emm_out$emmean <- lat_tight$emmeans$emmean
+  contrasts <- lat_default$contrasts
+  contrasts$estimate <- lat_tight$contrasts$estimate
 
   pr <- as.data.frame(summary(emmeans(tight, ~ wave * modality | answer, mode = "prob")))
   probs <- data.frame(modality = as.character(pr$modality), wave = as.character(pr$wave),
@@ -159,8 +173,7 @@ reference <- function(name, d, link, time_order, notes = "") {
     clmm_default = clmm_values(fit, time, group, d, cluster),
     clmm_default_seconds = secs,
     clmm_tight = clmm_values(tight, time, group, d, cluster),
-    emmeans = data.frame(modality = as.character(es$modality), wave = as.character(es$wave),
-                         emmean = es$emmean, se = es$SE),
+    emmeans = emm_out,
     change_contrasts = contrasts,
     probabilities = probs,
     clm = clm_out,
