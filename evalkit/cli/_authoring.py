@@ -77,7 +77,16 @@ def surveys_new(
                   markup=False, soft_wrap=True)
     console.print(f"Next: edit it, check it with `evalkit surveys validate {shown}`, and list "
                   "it in evalkit.yml:", markup=False, soft_wrap=True)
-    console.print(f"  instruments:\n    {inst.id}: {{file: {shown}, waves: [baseline, endline]}}",
+    waves = ["baseline", "endline"]
+    from evalkit.config import load_config
+    from evalkit.errors import EvalkitError
+
+    try:
+        ids = load_config(project).wave_ids
+        waves = [ids[0], ids[-1]]
+    except EvalkitError:  # no project yet, or one that does not load: the usual waves
+        pass
+    console.print(f"  instruments:\n    {inst.id}: {{file: {shown}, waves: [{', '.join(waves)}]}}",
                   markup=False, soft_wrap=True)
 
 
