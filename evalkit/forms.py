@@ -142,12 +142,13 @@ def write_form(instrument: Instrument, path: str | Path, *, site: str, wave: str
     last = rows + 1
 
     # Codes sheet: one (code, label) column pair per distinct list.
-    lists: dict[str, str] = {}  # list name -> absolute range of its codes
+    lists: dict[tuple, str] = {}  # (name, codes) -> absolute range of its codes
     col = 1
 
     def code_list(name: str, codes: Mapping[int, str]) -> str:
         nonlocal col
-        if name not in lists:
+        key = (name, tuple(sorted(codes.items())))
+        if key not in lists:
             letter = get_column_letter(col)
             codes_ws.cell(1, col, f"{name}: code").font = bold
             codes_ws.cell(1, col + 1, f"{name}: label").font = bold
@@ -156,9 +157,9 @@ def write_form(instrument: Instrument, path: str | Path, *, site: str, wave: str
                 codes_ws.cell(r, col + 1, label)
             codes_ws.column_dimensions[get_column_letter(col + 1)].width = 34
             end = len(codes) + 1
-            lists[name] = f"{quote_sheetname(FORM_SHEETS[2])}!${letter}$2:${letter}${end}"
+            lists[key] = f"{quote_sheetname(FORM_SHEETS[2])}!${letter}$2:${letter}${end}"
             col += 3
-        return lists[name]
+        return lists[key]
 
     def validate(dv: Any, letter: str) -> None:
         dv.add(f"{letter}2:{letter}{last}")
