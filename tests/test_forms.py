@@ -50,6 +50,21 @@ def test_columns_are_what_submit_reads():
         form_columns(INSTRUMENTS["network"])
 
 
+@pytest.mark.parametrize("name", sorted(INSTRUMENTS))
+def test_every_header_is_one_submit_accepts(name):
+    import pandas as pd
+
+    from evalkit.sources import validate_submission
+
+    inst = INSTRUMENTS[name]
+    columns = form_columns(inst, organizations=ORGS)
+    report = validate_submission(pd.DataFrame(columns=columns), inst)
+    assert report["rule"].tolist() == ["rows"]  # only: no responses yet; no header problem
+    answered = {i.code for i in inst.items if not i.personal}
+    assert {c.partition("[")[0] for c in columns} - {"response_id", "participant_code",
+                                                     "submitted_at", "complete"} == answered
+
+
 def test_the_workbook_has_drop_downs_notes_and_instructions(tmp_path):
     path = write_form(INSTRUMENTS["session_feedback"], tmp_path / "sf.xlsx", site="S02",
                       wave="endline")
