@@ -241,3 +241,49 @@ def test_ordinal_agrees_reports_a_changed_conclusion() -> None:
     assert ("changes the conclusion for 1 of 1 comparison(s): coaching vs peer from baseline "
             "to endline (peer gained more under the linear model, no clear difference under "
             "the ordinal model)") in out["sentence"]
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI: evalkit ordinal
+# ---------------------------------------------------------------------------------------------
+CLI = ["ordinal", str(REF / "rare.csv"), "--outcome", "answer", "--time", "wave",
+       "--time-order", "baseline,endline", "--group", "modality", "--cluster", "site",
+       "--subject", "participant"]
+
+
+def test_cli_json_matches_the_library_and_r() -> None:
+    from typer.testing import CliRunner
+
+    from evalkit.cli import app
+
+    result = CliRunner().invoke(app, [*CLI, "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out == json.loads(json.dumps(ordinal_to_json(fitted("rare"))))
+    # R: clmm(..., nAGQ = 1) tightly converged, as in test_clmm_estimates
+    tight = load("rare")[1]["clmm_tight"]
+    close([r["estimate"] for r in out["fixed_effects"]],
+          [r["estimate"] for r in tight["fixed_effects"]], EST_RTOL)
+
+
+def test_cli_plain_clm_prints_the_proportional_odds_check() -> None:
+    from typer.testing import CliRunner
+
+    from evalkit.cli import app
+
+    result = CliRunner().invoke(app, [*CLI, "--no-random-effects"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(
+        "Cumulative-link model (logit link, 240 answers in 5 categories); converged.")
+    assert "Proportional-odds check" in result.output
+    assert "Predicted probability of each answer" in result.output
+
+
+def test_cli_bad_link_is_one_line() -> None:
+    from typer.testing import CliRunner
+
+    from evalkit.cli import app
+
+    result = CliRunner().invoke(app, [*CLI, "--link", "cloglog"])
+    assert result.exit_code == 1
+    assert result.output.strip() == "error: --link: expected logit or probit; got 'cloglog'"

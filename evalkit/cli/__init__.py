@@ -25,6 +25,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "_project",  # init, demo, status, analyze, report
     "_network",  # network, feedback themes|export|import
     "_stats",  # prepost, reliability, model
+    "_ordinal",  # ordinal
     "_surveys",  # surveys ..., participants ..., pull, submit
     "_authoring",  # surveys new|form, participants expect, export
     "_design",  # design power
