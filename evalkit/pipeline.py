@@ -155,12 +155,14 @@ def render_project(project: str | Path, *, engine: str = "auto",
                    sites: Sequence[str] | None = None,
                    formats: Sequence[str] = ("html", "docx"), force: bool = False,
                    workers: int | None = None, progress: ProgressLike | None = None,
+                   only: Sequence[str] | None = None,
                    ) -> tuple[str, RenderSummary]:
     """Render the project's reports from its results folder, only those that changed.
 
     Without ``sites``, the cross-site report, the lessons report (when
     ``reports/lessons.qmd`` exists) and every site report; with ``sites``, those sites'
-    reports only. Each goes into its own folder of the output folder
+    reports only. ``only`` keeps the documents of the kinds named (``"cross-site"``,
+    ``"lessons"``, ``"sites"``). Each goes into its own folder of the output folder
     (``cross-site/``, ``lessons/``, ``sites/<SITE>/``), several at once, and a document
     is rendered again only when its text, parameters, formats, engine, the evalkit code or
     the results it reads changed since the last run, or ``force`` is set (see
@@ -193,6 +195,8 @@ def render_project(project: str | Path, *, engine: str = "auto",
     chosen = [(s.id, s.name) for s in cfg.sites if not sites or s.id in sites]
     jobs = report_jobs(cfg.root / "reports", cfg.results_path, chosen, whole=not sites,
                        branding=Branding.from_config(cfg))
+    if only:  # documents by kind: "cross-site", "lessons", "sites" (the top output folder)
+        jobs = [job for job in jobs if job.folder.split("/")[0] in only]
     plan_path = cfg.path(cfg.plan)
     names: list[str] = []
     names_source = "the names file"

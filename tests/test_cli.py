@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -140,5 +142,13 @@ def test_status_says_what_cannot_be_computed_yet(tmp_path, demo_data):
         "  linkage: only Baseline data so far: linking self-generated codes needs Community "
         "feedback survey answers at Baseline and Endline (month 15). Needs: Community "
         "feedback survey responses with the self-generated code at Endline (month 15).")
-    analyzed = runner.invoke(app, ["analyze", "-p", str(tmp_path)])
+    as_json = json.loads(runner.invoke(app, ["status", "-p", str(tmp_path), "--json"]).stdout)
+    assert len(as_json["pending"]) == 12
+    assert as_json["pending"][0]["analysis"] == "prepost"
+    analyzed = runner.invoke(app, ["analyze", "-p", str(tmp_path), "--json"])
     assert analyzed.exit_code == 0 and "Traceback" not in analyzed.output
+    out = json.loads(analyzed.stdout)  # stdout holds the JSON and nothing else
+    assert out["results_dir"] == str(tmp_path / "results")
+    assert out["tables"] and all(Path(t["file"]).is_file() for t in out["tables"].values())
+    assert json.loads((tmp_path / "results" / "manifest.json").read_text())["data_hash"] == (
+        out["data_hash"])

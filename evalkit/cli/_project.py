@@ -13,7 +13,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from evalkit.cli._common import ProjectOpt, _errors, _fail, _progress, console
+from evalkit.cli._common import (
+    JsonOpt,
+    ProjectOpt,
+    _echo_json,
+    _errors,
+    _fail,
+    _progress,
+    console,
+)
 
 __all__ = ["register"]
 
@@ -45,13 +53,22 @@ def demo(
 
     Example: evalkit demo --out demo
     """
+    from evalkit.cli import _report_check as check
     from evalkit.pipeline import run_demo
+
+    def inputs() -> check.Fingerprint | None:
+        return check.fingerprint(out, sites=None, only=None, formats=["html", "docx"],
+                                 engine=engine)
 
     with _errors():
         started = time.perf_counter()
-        with _progress() as progress:
+        with _progress(on_task={"Rendering reports": inputs}) as progress:
             outcome = run_demo(out, seed=seed, engine=engine, progress=progress)
         took = time.perf_counter() - started
+    # As `evalkit report` does, so that a first `evalkit report` after the demo is quick.
+    note, describe = (outcome.notes + ("", ""))[:2]
+    check.remember_describe(progress.seen.get("Rendering reports"), inputs(), note=note,
+                            describe=describe, outputs=outcome.reports)
     for note in outcome.notes:
         console.print(note, markup=False)
     console.print(f"Ingested {outcome.ingest_line}", markup=False)
@@ -62,30 +79,50 @@ def demo(
     console.print(f"Done in {took:.1f} s.", markup=False)
 
 
-def status(project: ProjectOpt = Path(".")) -> None:
+def status(project: ProjectOpt = Path("."), as_json: JsonOpt = False) -> None:
     """Check the configuration and the plan, show response rates by site, wave and
     instrument, and which planned analyses the data do not allow yet.
 
-    Example: evalkit status -p my-evaluation
+    With --json: one object with the collaborative, sites, modalities, waves, plan,
+    store, response_rates (site, wave, instrument, expected, responded, rate; null where
+    there is no denominator) and pending (analysis, outcome, site_id, reason, needs).
+
+    Example: evalkit status -p my-evaluation --json
     """
     from evalkit.pipeline import store_status
 
     with _errors():
         st = store_status(project)
-    cfg = st.config
+        cfg = st.config
+        rates = None
+        if not st.counts.empty:
+            from evalkit.sources import response_rates
+
+            rates = response_rates(cfg)
+    if as_json:
+        _echo_json({
+            "collaborative": cfg.collaborative.name,
+            "sites": [{"id": s.id, "name": s.name, "modalities": list(s.modalities)}
+                      for s in cfg.sites],
+            "modalities": [m.id for m in cfg.modalities],
+            "waves": list(cfg.wave_ids),
+            "plan": {"file": str(st.plan_path), "outcomes": st.n_outcomes},
+            "store": {"file": str(cfg.store_path), "empty": bool(st.counts.empty),
+                      "responses": st.counts},
+            "response_rates": rates if rates is not None else [],
+            "pending": st.pending,
+        })
+        return
     console.print(f"{cfg.collaborative.name}: {len(cfg.sites)} sites, "
                   f"{len(cfg.modalities)} modalities, waves {', '.join(cfg.wave_ids)}",
                   markup=False, soft_wrap=True)
     console.print(f"Plan {st.plan_path.name}: {st.n_outcomes} outcomes, consistent with "
                   "evalkit.yml and surveys/.", markup=False, soft_wrap=True)
-    if st.counts.empty:
+    if rates is None:
         console.print(f"Store {cfg.store_path} is empty.", markup=False)
         return
     import pandas as pd
 
-    from evalkit.sources import response_rates
-
-    rates = response_rates(cfg)
     table = Table("site", "wave", "instrument", "responded", "expected", "rate",
                   title=f"Response rates ({cfg.store_path.name})")
     for r in rates.itertuples(index=False):
@@ -106,24 +143,49 @@ def status(project: ProjectOpt = Path(".")) -> None:
                       soft_wrap=True)
 
 
-def analyze(project: ProjectOpt = Path(".")) -> None:
+def analyze(project: ProjectOpt = Path("."), as_json: JsonOpt = False) -> None:
     """Run the analysis plan on the store and write results/.
+
+    With --json: one object with the results folder, its manifest, the data hash and
+    every table written (file, rows); no progress display.
 
     Example: evalkit analyze -p my-evaluation
     """
+    import json
+
     from evalkit.pipeline import analyze_project
 
-    with _errors(), _progress() as progress:
-        manifest = analyze_project(project, progress=progress)
+    with _errors():
+        if as_json:
+            manifest = analyze_project(project)
+        else:
+            with _progress() as progress:
+                manifest = analyze_project(project, progress=progress)
+        content = json.loads(manifest.read_text(encoding="utf-8")) if as_json else {}
+    if as_json:
+        _echo_json({
+            "results_dir": str(manifest.parent), "manifest": str(manifest),
+            "created_at": content.get("created_at"), "data_hash": content.get("data_hash"),
+            "tables": {name: {"file": str(manifest.parent / entry["file"]),
+                              "rows": entry.get("rows")}
+                       for name, entry in content.get("tables", {}).items()},
+        })
+        return
     console.print(f"Results written: {manifest.parent}", markup=False)
 
 
-def _split_formats(values: list[str] | None) -> list[str]:
+def _split(values: list[str] | None) -> list[str]:
+    """Repeated and comma-separated values, in order, once each."""
     out: list[str] = []
     for value in values or []:
         for part in value.split(","):
             if part.strip() and part.strip() not in out:
                 out.append(part.strip())
+    return out
+
+
+def _split_formats(values: list[str] | None) -> list[str]:
+    out = _split(values)
     unknown = [f for f in out if f not in ("html", "docx", "pdf")]
     if unknown:
         _fail(f"--format: unsupported format(s) {unknown}; choose from html, docx, pdf "
@@ -131,16 +193,35 @@ def _split_formats(values: list[str] | None) -> list[str]:
     return out or ["html", "docx"]
 
 
+#: The kinds of document ``evalkit report --only`` selects (their folders in _output/).
+DOCUMENTS = ("cross-site", "lessons", "sites")
+
+
+def _split_only(values: list[str] | None, sites: list[str] | None) -> list[str] | None:
+    out = _split(values)
+    unknown = [d for d in out if d not in DOCUMENTS]
+    if unknown:
+        _fail(f"--only: unknown document(s) {unknown}; choose from {', '.join(DOCUMENTS)} "
+              "(e.g. --only cross-site,lessons)")
+    if sites and any(d != "sites" for d in out):
+        _fail(f"--site and --only {','.join(out)}: --site renders site reports only; drop "
+              "--site to render the cross-site or lessons report")
+    return out or None
+
+
 def report(
     project: ProjectOpt = Path("."),
     site: Annotated[list[str] | None, typer.Option(
-        help="Render only this site's report (repeatable).")] = None,
+        metavar="SITE", help="Render only this site's report (repeatable).")] = None,
     all_: Annotated[bool, typer.Option(
         "--all", help="Render the cross-site, lessons and every site report (the default "
         "without --site).")] = False,
+    only: Annotated[list[str] | None, typer.Option(
+        metavar="DOCUMENTS", help="Render only these documents: cross-site, lessons, sites "
+        "(every site report); repeatable or comma-separated.")] = None,
     fmt: Annotated[list[str] | None, typer.Option(
-        "--format", help="Output formats, comma-separated: html, docx, pdf (pdf is printed "
-        "from the HTML with headless Chromium). Default: html,docx.")
+        "--format", metavar="FORMATS", help="Output formats, comma-separated: html, docx, "
+        "pdf (pdf is printed from the HTML with headless Chromium). Default: html,docx.")
     ] = None,
     engine: Annotated[str, typer.Option(help="Renderer: auto, quarto or fallback.")] = "auto",
     force: Annotated[bool, typer.Option(
@@ -155,16 +236,40 @@ def report(
     and is checked for small cells and personal data before it is kept. Each file rendered
     is listed with its document's render time and engine (quarto or fallback).
 
+    --only cross-site,lessons renders the whole-collaborative documents only; --only sites
+    every site report; --site S01 one site's.
+
     Example: evalkit report -p my-evaluation --site S01 --format html
     """
-    from evalkit.pipeline import render_project
+    from evalkit.cli import _report_check as check
 
     if site and all_:
         _fail("--site and --all: choose one (--all renders every report)")
+    if only and all_:
+        _fail("--only and --all: choose one (--all renders every report)")
     formats = _split_formats(fmt)
+    documents = _split_only(only, site)
+    before = check.fingerprint(project, sites=site, only=documents, formats=formats,
+                               engine=engine)
+    quick = None if force else check.quick_outcome(before)
+    if quick is not None:  # nothing changed since the last complete render: no imports
+        console.print(quick["note"], markup=False)
+        console.print(quick["describe"], markup=False)
+        for path in quick["outputs"]:
+            console.print(f"  up to date  {path}", markup=False, soft_wrap=True)
+        return
+    from evalkit.pipeline import render_project
+
     with _errors(), _progress() as progress:
         note, summary = render_project(project, engine=engine, sites=site, formats=formats,
-                                       force=force, workers=jobs, progress=progress)
+                                       force=force, workers=jobs, progress=progress,
+                                       only=documents)
+    if documents and not summary.outputs:
+        _fail(f"--only {','.join(documents)}: the project has no such report (no "
+              f"{'reports/lessons.qmd' if documents == ['lessons'] else 'document'})")
+    check.remember(before, check.fingerprint(project, sites=site, only=documents,
+                                             formats=formats, engine=engine),
+                   note=note, summary=summary)
     console.print(note, markup=False)
     console.print(summary.describe(), markup=False)
     rendered = [job.job_id for job in summary.rendered]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from evalkit.cli._common import _errors, console
+from evalkit.cli._common import _errors, _p, _p_clause, console
 from evalkit.errors import AnalysisError
 
 if TYPE_CHECKING:
@@ -43,9 +43,11 @@ def read_csv(path: Path, *, sheet: str | None = None, labels: str | None = None,
                        labels=mapping)
 
 
-SheetOpt = Annotated[str | None, typer.Option(help="Sheet of an .xlsx file to read (needed "
-                                              "when several sheets hold data).")]
+SheetOpt = Annotated[str | None, typer.Option(
+    metavar="SHEET", help="Sheet of an .xlsx file to read (needed when several sheets hold "
+    "data).")]
 LabelsOpt = Annotated[str | None, typer.Option(
+    metavar="LABEL=CODE,...",
     help="Codes of a label export, e.g. 'Strongly disagree=1,Disagree=2,Neutral=3,Agree=4,"
          "Strongly agree=5' (case and spaces ignored).")]
 
@@ -80,13 +82,16 @@ def _fmt(x: Any, digits: int = 3) -> str:
 
 
 def prepost(
-    data: Annotated[Path, typer.Argument(help="CSV file, one row per subject and wave.")],
-    id: Annotated[str, typer.Option("--id", help="Column identifying the subject.")],
-    time: Annotated[str, typer.Option(help="Column holding the wave.")],
-    pre: Annotated[str, typer.Option(help="Level of --time that is 'before'.")],
-    post: Annotated[str, typer.Option(help="Level of --time that is 'after'.")],
-    outcome: Annotated[str, typer.Option(help="Numeric column to compare.")],
-    group: Annotated[str | None, typer.Option(help="Compare within each level of this "
+    data: Annotated[Path, typer.Argument(
+        metavar="FILE", help="CSV or XLSX file, one row per subject and wave.")],
+    id: Annotated[str, typer.Option("--id", metavar="COLUMN",
+                                    help="Column identifying the subject.")],
+    time: Annotated[str, typer.Option(metavar="COLUMN", help="Column holding the wave.")],
+    pre: Annotated[str, typer.Option(metavar="LEVEL", help="Level of --time that is 'before'.")],
+    post: Annotated[str, typer.Option(metavar="LEVEL", help="Level of --time that is 'after'.")],
+    outcome: Annotated[str, typer.Option(metavar="COLUMN", help="Numeric column to compare.")],
+    group: Annotated[str | None, typer.Option(metavar="COLUMN",
+                                             help="Compare within each level of this "
                                              "column; ids are matched within it, so P01 at "
                                              "two sites is two people.")] = None,
     sheet: SheetOpt = None,
@@ -119,8 +124,8 @@ def prepost(
                 ("difference [95% CI]", f"{_fmt(r['mean_diff'])} [{_fmt(r['ci_low'])}, "
                                         f"{_fmt(r['ci_high'])}]"),
                 ("paired t (df), p", f"{_fmt(r['t'])} ({_fmt(r['df'], 0)}), "
-                                     f"p = {_fmt(r['p'], 4)}"),
-                ("Wilcoxon V, p", f"{_fmt(r['V'], 1)}, p = {_fmt(r['p_wilcoxon'], 4)}"),
+                                     f"{_p_clause(r['p'])}"),
+                ("Wilcoxon V, p", f"{_fmt(r['V'], 1)}, {_p_clause(r['p_wilcoxon'])}"),
                 ("Cohen's d_z [95% CI]", f"{_fmt(r['cohen_dz'])} "
                  f"[{_fmt(r['cohen_dz_ci_low'])}, {_fmt(r['cohen_dz_ci_high'])}]"),
                 ("Hedges' g_z [95% CI]", f"{_fmt(r['hedges_gz'])} "
@@ -137,13 +142,17 @@ def prepost(
 
 
 def reliability(
-    data: Annotated[Path, typer.Argument(help="CSV file, one row per respondent.")],
-    items: Annotated[str, typer.Option(help="Comma-separated item columns.")],
-    reverse: Annotated[str | None, typer.Option(help="Comma-separated items to "
+    data: Annotated[Path, typer.Argument(
+        metavar="FILE", help="CSV or XLSX file, one row per respondent.")],
+    items: Annotated[str, typer.Option(metavar="COLUMNS", help="Comma-separated item columns.")],
+    reverse: Annotated[str | None, typer.Option(metavar="COLUMNS", help="Comma-separated items to "
                                                 "reverse-code.")] = None,
-    scale_min: Annotated[float | None, typer.Option(help="Lowest response code.")] = None,
-    scale_max: Annotated[float | None, typer.Option(help="Highest response code.")] = None,
-    missing: Annotated[str, typer.Option(help="pairwise (default, as psych::alpha and "
+    scale_min: Annotated[float | None, typer.Option(metavar="CODE",
+                                                    help="Lowest response code.")] = None,
+    scale_max: Annotated[float | None, typer.Option(metavar="CODE",
+                                                    help="Highest response code.")] = None,
+    missing: Annotated[str, typer.Option(metavar="METHOD",
+                                         help="pairwise (default, as psych::alpha and "
                                          "the Python API) or listwise.")] = "pairwise",
     sheet: SheetOpt = None,
     labels: LabelsOpt = None,
@@ -201,18 +210,21 @@ def reliability(
 
 
 def model(
-    data: Annotated[Path, typer.Argument(help="CSV file, one row per subject and wave.")],
-    outcome: Annotated[str, typer.Option(help="Numeric outcome column.")],
-    time: Annotated[str, typer.Option(help="Wave column.")],
-    time_order: Annotated[str, typer.Option(help="Waves in time order, comma-separated; "
+    data: Annotated[Path, typer.Argument(
+        metavar="FILE", help="CSV or XLSX file, one row per subject and wave.")],
+    outcome: Annotated[str, typer.Option(metavar="COLUMN", help="Numeric outcome column.")],
+    time: Annotated[str, typer.Option(metavar="COLUMN", help="Wave column.")],
+    time_order: Annotated[str, typer.Option(metavar="LEVELS",
+                                            help="Waves in time order, comma-separated; "
                                             "the first is the reference.")],
-    group: Annotated[str, typer.Option(help="Modality column.")],
-    cluster: Annotated[str, typer.Option(help="Site column.")],
-    subject: Annotated[str, typer.Option(help="Participant column.")],
-    covariate: Annotated[list[str] | None, typer.Option(help="Covariate column "
+    group: Annotated[str, typer.Option(metavar="COLUMN", help="Modality column.")],
+    cluster: Annotated[str, typer.Option(metavar="COLUMN", help="Site column.")],
+    subject: Annotated[str, typer.Option(metavar="COLUMN", help="Participant column.")],
+    covariate: Annotated[list[str] | None, typer.Option(metavar="COLUMN", help="Covariate column "
                                                        "(repeatable).")] = None,
     reml: Annotated[bool, typer.Option("--reml/--ml", help="REML (default) or ML.")] = True,
-    df_method: Annotated[str, typer.Option(help="satterthwaite or kenward-roger.")
+    df_method: Annotated[str, typer.Option(
+        metavar="METHOD", help="Degrees of freedom: satterthwaite or kenward-roger.")
                          ] = "satterthwaite",
     permutations: Annotated[int, typer.Option(help="Monte Carlo relabelings when exact "
                                               "enumeration is too large.")] = 9999,
@@ -250,21 +262,26 @@ def model(
     for title, df in (("Fixed effects", res.fixed_effects),
                       ("Estimated marginal means", res.emmeans)):
         table = Table(*[str(c) for c in df.columns], title=title)
+        is_p = [str(c) == "p" or str(c).startswith("p_") for c in df.columns]
+        for column, p_col in zip(table.columns, is_p, strict=True):
+            column.no_wrap = p_col  # "< 0.001" stays on one line
         for r in df.itertuples(index=False):
-            table.add_row(*[_fmt(v, 4) for v in r])
+            table.add_row(*[_p(v) if p_col else _fmt(v, 4) for v, p_col in zip(r, is_p,
+                                                                                 strict=True)])
         console.print(table)
     table = Table("modalities", "change", "difference [95% CI]", "df", "p", "p (Holm)",
                   title="Difference in change: (to - from under a) - (to - from under b)")
+    table.columns[4].no_wrap = table.columns[5].no_wrap = True
     for r in res.change_contrasts.to_dict("records"):
         table.add_row(f"{r['a']} vs {r['b']}", f"{r['from']} to {r['to']}",
                       f"{_fmt(r['estimate'])} [{_fmt(r['lower'])}, {_fmt(r['upper'])}]",
-                      _fmt(r["df"], 1), _fmt(r["p"], 4), _fmt(r["p_adjusted"], 4))
+                      _fmt(r["df"], 1), _p(r["p"]), _p(r["p_adjusted"]))
     console.print(table)
     perm = res.permutation.iloc[0]
-    console.print(f"Site-level permutation test: p = {_fmt(perm['p'], 4)} "
+    console.print(f"Site-level permutation test: {_p_clause(perm['p'])} "
                   f"({int(perm['n_permutations'])} relabelings, "
                   f"{'exact' if perm['exact'] else 'Monte Carlo'}; smallest possible p "
-                  f"{_fmt(perm['min_p'], 4)})", markup=False)
+                  f"{float(perm['min_p']):.2g})", markup=False)
     for note in res.notes:
         console.print(f"Note: {note}", markup=False)
 

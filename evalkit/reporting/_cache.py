@@ -46,17 +46,21 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from evalkit.errors import RenderError
 
-__all__ = ["COLLABORATIVE_TABLES", "STATE_FILE", "RenderState", "ResultsDigest",
-           "comparison_digest", "document_key", "file_sha256", "results_digest"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["CHECK_FILE", "COLLABORATIVE_TABLES", "STATE_FILE", "RenderState", "ResultsDigest",
+           "comparison_digest", "document_key", "file_sha256", "inputs_fingerprint",
+           "record_outcome", "recorded_outcome", "results_digest"]
 
 #: Name of the state file kept in the output folder.
 STATE_FILE = ".render-state.json"
+#: Outcomes of complete renders by the fingerprint of their inputs (the CLI's quick check).
+CHECK_FILE = ".render-check.json"
 #: Result tables without a ``site_id`` column that hold statistics over every site's data
 #: (fnmatch patterns). They are not part of a site report's key; see the module docstring.
 COLLABORATIVE_TABLES = ("model_*", "reliability")
@@ -164,6 +168,8 @@ def results_digest(results_dir: str | Path) -> ResultsDigest:
                 shared[name] = entry.get("sha256")
             continue
         file = directory / entry["file"]
+        import pandas as pd
+
         try:
             df = pd.read_parquet(file)
         except (OSError, ValueError) as exc:
@@ -277,3 +283,71 @@ class RenderState:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+# The quick check: answering "everything is up to date" without pandas -------------------
+# results_digest reads Parquet (pandas), so deciding from keys costs the imports a render
+# needs. A caller that knows every file its render decisions read (configuration, plan,
+# documents, results...) records the outcome of a complete render under the fingerprint of
+# those files; a later run with the same fingerprint, the same state file and unedited
+# outputs would decide the same way, so it can reuse the outcome. Anything else: decide
+# from keys as usual.
+_CHECK_KEEP = 8
+
+
+def inputs_fingerprint(files: Any, *, request: Mapping[str, Any]) -> str:
+    """A hash of ``request``, the evalkit code and the bytes of each of ``files``.
+
+    A missing file counts (as missing), so creating it changes the fingerprint.
+    """
+    contents = {}
+    for path in sorted({str(Path(f).resolve()) for f in files}):
+        contents[path] = file_sha256(path) if os.path.isfile(path) else None
+    return _sha({"version": _STATE_VERSION, "evalkit": _evalkit_code(),
+                 "request": dict(request), "files": contents})
+
+
+def recorded_outcome(output_dir: str | Path, fingerprint: str) -> dict[str, Any] | None:
+    """The outcome :func:`record_outcome` kept for ``fingerprint``, if it still holds.
+
+    It holds when the state file is the one written by that render and every output of
+    the jobs it names is there, unedited; otherwise ``None``.
+    """
+    root = Path(output_dir)
+    try:
+        entry = json.loads((root / CHECK_FILE).read_text(encoding="utf-8")).get(fingerprint)
+        if not isinstance(entry, dict) or file_sha256(root / STATE_FILE) != entry["state"]:
+            return None
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        return None
+    state = RenderState.load(root)
+    for job_id in entry.get("jobs") or ():
+        if not state.up_to_date(job_id, (state.entry(job_id) or {}).get("key", ""), root):
+            return None
+    return entry
+
+
+def record_outcome(output_dir: str | Path, fingerprint: str, outcome: Mapping[str, Any],
+                   *, jobs: list[str]) -> None:
+    """Remember ``outcome`` of a complete render of ``jobs`` whose inputs hash to
+    ``fingerprint`` (call it with the fingerprint taken before the render, and only if it
+    is the same after); the last few fingerprints are kept."""
+    root = Path(output_dir)
+    path = root / CHECK_FILE
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        record = record if isinstance(record, dict) else {}
+    except (OSError, ValueError):
+        record = {}
+    record.pop(fingerprint, None)
+    record[fingerprint] = {**outcome, "jobs": list(jobs),
+                           "state": file_sha256(root / STATE_FILE)}
+    record = dict(list(record.items())[-_CHECK_KEEP:])
+    fd, tmp = tempfile.mkstemp(prefix=".render-check-", dir=root)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, indent=1) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
