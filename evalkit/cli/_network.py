@@ -24,10 +24,12 @@ __all__ = ["register"]
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 CodebookOpt = Annotated[Path | None, typer.Option(
-    "--codebook", help="Theme codebook (default: the project's analyses/themes.yml, else the "
+    "--codebook", metavar="FILE",
+    help="Theme codebook (default: the project's analyses/themes.yml, else the "
     "one shipped with evalkit).")]
 NamesOpt = Annotated[Path | None, typer.Option(
-    "--names", help="Text file of people's names to scrub from comments, one per line.")]
+    "--names", metavar="FILE",
+    help="Text file of people's names to scrub from comments, one per line.")]
 
 feedback_app = typer.Typer(
     name="feedback",
@@ -186,7 +188,8 @@ def themes(
 
 @feedback_app.command("export")
 def export(
-    out: Annotated[Path, typer.Option("--out", "-o", help="CSV file to write.")],
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="FILE",
+                                      help="CSV file to write.")],
     project: ProjectOpt = Path("."),
     codebook: CodebookOpt = None,
     names: NamesOpt = None,

@@ -27,7 +27,7 @@ __all__ = ["register"]
 
 
 def init(
-    directory: Annotated[Path, typer.Argument(help="Folder for the new project.")],
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Folder for the new project.")],
     force: Annotated[bool, typer.Option(help="Overwrite an existing evalkit.yml.")] = False,
 ) -> None:
     """Create a new evaluation project: config, instruments, plan, reports.
@@ -44,7 +44,8 @@ def init(
 
 
 def demo(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the demo project.")] = Path(
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR",
+                                      help="Folder for the demo project.")] = Path(
         "demo"),
     seed: Annotated[int, typer.Option(help="Seed of the demo generator.")] = 2026,
     engine: Annotated[str, typer.Option(help="Renderer: auto, quarto or fallback.")] = "auto",

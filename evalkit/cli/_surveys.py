@@ -182,7 +182,7 @@ def codebook(
         help="Instrument files or folders (default: the project's surveys/).")] = None,
     project: ProjectOpt = Path("."),
     out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Folder for codebook.md and codebook.csv (default: "
+        "--out", "-o", metavar="DIR", help="Folder for codebook.md and codebook.csv (default: "
         "PROJECT/codebook).")] = None,
 ) -> None:
     """Write the codebook of the instruments as Markdown and CSV.
@@ -208,6 +208,7 @@ def deploy(
     project: ProjectOpt = Path("."),
     site: SiteOpt = None,
     organizations: Annotated[Path | None, typer.Option(
+        metavar="FILE",
         help="CSV of org_id,name: the rows of rating grids (default: the site's organizations "
         "in the store).")] = None,
     title: Annotated[str | None, typer.Option(help="Survey title.")] = None,
@@ -304,11 +305,12 @@ def retire(
 
 @surveys_app.command("move-server")
 def move_server(
-    to: Annotated[str, typer.Option("--to", help="The RemoteControl URL of the server the "
+    to: Annotated[str, typer.Option("--to", metavar="URL",
+                                    help="The RemoteControl URL of the server the "
                                     "surveys are on now.")],
     project: ProjectOpt = Path("."),
     from_url: Annotated[str | None, typer.Option(
-        "--from", help="Move only the deployments recorded on this URL.")] = None,
+        "--from", metavar="URL", help="Move only the deployments recorded on this URL.")] = None,
 ) -> None:
     """Re-map deployments to a LimeSurvey server's new address, on purpose.
 
@@ -532,6 +534,7 @@ def submit(
     instrument: InstrumentOpt,
     project: ProjectOpt = Path("."),
     report: Annotated[Path | None, typer.Option(
+        metavar="FILE",
         help="Where to write the validation report if the file is rejected or accepted with "
         "warnings (default: FILE.validation.csv).")] = None,
     replace: Annotated[bool, typer.Option(
@@ -540,7 +543,8 @@ def submit(
     sheet: Annotated[str | None, typer.Option(
         help="The workbook sheet to read, when several sheets hold data.")] = None,
     wait: Annotated[float, typer.Option(
-        min=0, help="Seconds to wait while another evalkit process writes to the store "
+        min=0, metavar="SECONDS",
+        help="Seconds to wait while another evalkit process writes to the store "
         "(default: refuse at once).")] = 0.0,
 ) -> None:
     """Validate a site's file of responses and ingest it whole, or reject it whole.
