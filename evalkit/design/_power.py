@@ -277,7 +277,7 @@ def power(
     kenward_roger: bool = True,
     permutation: bool = True,
     permutations: int = 999,
-    max_exact: int = 10_000,
+    max_exact: int = 1_000,
     permutation_mdd: bool = False,
     seed: int = 0,
     workers: int = 2,
@@ -318,8 +318,11 @@ def power(
         Random relabelings of each randomization test when it cannot be enumerated (evalkit
         analyze uses more; 999 decides ``p <= 0.05`` nearly as often, at a tenth of the
         cost).
-    max_exact : int, default 10000
-        Enumerate every relabeling when there are at most this many (as evalkit does).
+    max_exact : int, default 1000
+        Enumerate every relabeling when there are at most this many (``evalkit analyze``
+        enumerates up to 10,000; above 1,000 relabelings ``permutations`` random ones decide
+        nearly as the exact test does, at a fraction of the cost). The smallest attainable p
+        is exact below it, ``1 / (permutations + 1)`` above.
     permutation_mdd : bool, default False
         Also find the randomization test's minimum detectable difference (more simulations:
         its power is simulated at several differences with common random numbers). The

@@ -153,6 +153,8 @@ def detection_summary(
         raise AnalysisError(
             f"method must be 'permutation', 'satterthwaite' or 'kenward-roger'; received "
             f"{method!r}")
+    if isinstance(max_sites, bool) or not isinstance(max_sites, int) or max_sites < 2:
+        raise AnalysisError(f"max_sites must be a whole number >= 2; received {max_sites!r}")
     params = _as_parameters(source)
     mods = params.modalities
     first, last = params.waves[0], params.waves[-1]
@@ -191,20 +193,17 @@ def detection_summary(
                                                      float(rec["min_p"]),
                                                      int(rec["n_simulations"]))
 
-    run([*sites_per_modality, *([current] if current else [])])
+    doubling = [2 ** k for k in range(1, max_sites.bit_length()) if 2 ** k <= max_sites]
+    if max_sites not in doubling:
+        doubling.append(max_sites)
+    # One batch (one pool of workers) for the doubling grid, then bisection.
+    run([*sites_per_modality, *([current] if current else []), *doubling])
     smallest = None
-    lo, hi = 1, 2
-    while hi <= max_sites:
-        run([hi])
-        if cache[hi][0] >= target_power:
-            break
-        lo, hi = hi, hi * 2
-    else:
-        if lo < max_sites:
-            run([max_sites])
-            if cache[max_sites][0] >= target_power:
-                hi = max_sites
-    if hi <= max_sites and cache.get(hi, (0.0,))[0] >= target_power:
+    reached = [v for v in doubling if cache[v][0] >= target_power]
+    if reached:
+        hi = reached[0]
+        below = [v for v in doubling if v < hi]
+        lo = below[-1] if below else 1
         while hi - lo > 1:
             mid = (lo + hi) // 2
             run([mid])
