@@ -89,7 +89,8 @@ def _rendered_project(tmp_path: Path) -> tuple[Path, list[str]]:
     (root / "data").mkdir(exist_ok=True)
     (root / "data" / "names.txt").write_text("Rosa Mendez\n")
     (cfg.results_path).mkdir(parents=True, exist_ok=True)
-    (cfg.results_path / "manifest.json").write_text('{"tables": {}}\n')
+    (cfg.results_path / "manifest.json").write_text(
+        '{"created_at": "2026-01-01T00:00:00+00:00", "data_hash": "abc", "tables": {}}\n')
     out = cfg.output_path
     state = RenderState.load(out)
     jobs = ["cross-site/cross-site", "sites/S01/site-S01"]
@@ -119,7 +120,7 @@ def test_a_noop_report_answers_from_the_record_without_heavy_imports(tmp_path):
 
 
 @pytest.mark.parametrize("change", ["output edited", "output deleted", "config", "results",
-                                    "document", "state", "request", "names file"])
+                                    "manifest", "document", "state", "request", "names file"])
 def test_the_record_holds_only_while_nothing_changed(tmp_path, change):
     from evalkit.cli import _report_check as check
 
@@ -139,6 +140,9 @@ def test_the_record_holds_only_while_nothing_changed(tmp_path, change):
         config.write_text(config.read_text() + "\n# edited\n")
     elif change == "results":
         (root / "results" / "extra.parquet").write_bytes(b"PAR1")
+    elif change == "manifest":
+        manifest = root / "results" / "manifest.json"
+        manifest.write_text(manifest.read_text().replace('"abc"', '"abd"'))
     elif change == "document":
         doc = root / "reports" / "site.qmd"
         doc.write_text(doc.read_text() + "\nMore text.\n")
@@ -150,3 +154,14 @@ def test_the_record_holds_only_while_nothing_changed(tmp_path, change):
     elif change == "names file":
         (root / "data" / "names.txt").write_text("Rosa Mendez\nAmal Haddad\n")
     assert quick() is None
+
+
+def test_analysing_unchanged_data_again_keeps_the_record(tmp_path):
+    # Only the manifest's created_at changes; it is part of no render key.
+    from evalkit.cli import _report_check as check
+
+    root, _ = _rendered_project(tmp_path)
+    manifest = root / "results" / "manifest.json"
+    manifest.write_text(manifest.read_text().replace("2026-01-01", "2026-02-02"))
+    assert check.quick_outcome(check.fingerprint(
+        root, sites=None, only=None, formats=["html"], engine="auto")) is not None

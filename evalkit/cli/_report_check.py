@@ -10,13 +10,15 @@ nothing changed, the state file is the same and every output is there unedited, 
 recorded outcome. Anything else goes the usual way, through the keys.
 
 The files: ``evalkit.yml``, the plan and its names file (the scan's names), every file
-under ``reports/`` and the results folder, ``_quarto.yml``, the Word reference document
-and the logo; plus the request (sites, documents, formats, engine, whether Quarto is on
-PATH), the evalkit code and its version.
+under ``reports/`` and the results folder (the manifest without its ``created_at``, so
+analysing unchanged data again keeps the fingerprint), ``_quarto.yml``, the Word
+reference document and the logo; plus the request (sites, documents, formats, engine,
+whether Quarto is on PATH), the evalkit code and its version.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 from collections.abc import Sequence
@@ -46,6 +48,24 @@ def _files_under(folder: Path, skip: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file() and not p.is_relative_to(skip)]
 
 
+def _manifest(path: Path) -> Any:
+    """The results manifest without its creation time: analysing unchanged data again
+    rewrites the same tables (Parquet bytes are deterministic) and a new ``created_at``,
+    which is part of no render key."""
+    import json
+
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except ValueError:  # unreadable: its bytes, so any edit counts
+        return {"sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    from evalkit.reporting._cache import _VOLATILE
+
+    return {k: v for k, v in content.items() if k not in _VOLATILE} if isinstance(
+        content, dict) else content
+
+
 def fingerprint(project: Path, *, sites: Sequence[str] | None, only: Sequence[str] | None,
                 formats: Sequence[str], engine: str) -> Fingerprint | None:
     """The fingerprint of a report request, or ``None`` if the project cannot be read
@@ -68,12 +88,14 @@ def fingerprint(project: Path, *, sites: Sequence[str] | None, only: Sequence[st
                 files.append(optional)
         output = cfg.output_path.resolve()
         files += _files_under(cfg.root / "reports", output)
-        files += _files_under(cfg.results_path, output)
+        manifest = cfg.results_path / "manifest.json"
+        files += [f for f in _files_under(cfg.results_path, output) if f != manifest]
         request: dict[str, Any] = {
             "root": str(cfg.root), "output": str(output),
             "sites": sorted(set(sites)) if sites else None,
             "only": sorted(set(only)) if only else None,
             "formats": list(formats), "engine": engine, "quarto": shutil.which("quarto"),
+            "manifest": _manifest(manifest),
         }
         return Fingerprint(output, inputs_fingerprint(files, request=request))
     except (EvalkitError, OSError, ValueError):
