@@ -34,6 +34,7 @@ invented behaviour.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -42,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -340,34 +342,53 @@ class Replay:
         work = Path(tempfile.mkdtemp(prefix="fake-quarto-"))
         doc = (self.cwd / self.doc).resolve()
         if scratch:  # no execution in the project: run a copy where side effects are lost
-            copy = work / "scratch"
+            copy = work / "scratch" / doc.parent.name  # the kernel's cwd keeps its name (55)
             shutil.copytree(doc.parent, copy, symlinks=True)
             doc = copy / doc.name
         project = self.cwd / "_quarto.yml"
         deadline = time.monotonic() + 3600
         if doc.suffix == ".ipynb":
             return self.from_ipynb(doc, fmt, work, project if project.is_file() else None)
-        meta = _fallback.execute_to_markdown(
-            doc, "html" if fmt == "ipynb" else fmt, work, self.params(),
-            project if project.is_file() else None, deadline, 3600,
-            show_open_figures=False, kernel_dir=(self.cwd / kernel_dir) if kernel_dir else None,
-        )
+        with figure_divs(not project_echo_off(self.cwd)):
+            meta = _fallback.execute_to_markdown(
+                doc, "html" if fmt == "ipynb" else fmt, work, self.params(),
+                project if project.is_file() else None, deadline, 3600,
+                show_open_figures=False,
+                kernel_dir=(self.cwd / kernel_dir) if kernel_dir else None,
+            )
         markdown = (work / "document.md").read_text(encoding="utf-8")
         if fmt == "ipynb":
             return self.to_ipynb(markdown, meta, work)
-        (work / "document.md").write_text(quarto_figures(markdown, fmt), encoding="utf-8")
+        markdown = quarto_callouts(quarto_figures(markdown, fmt), fmt)
+        (work / "document.md").write_text(markdown, encoding="utf-8")
+        (work / ICON).write_bytes(PNG_1PX)
         reference = next((m.split(":", 1)[1] for m in self.opts["M"]
                           if m.startswith("reference-doc:")), None)
-        return _fallback._pandoc_convert(doc, work, meta, fmt, deadline, 3600,
-                                         Path(reference) if reference else None)
+        built = _fallback._pandoc_convert(doc, work, meta, fmt, deadline, 3600,
+                                          Path(reference) if reference else None)
+        if fmt == "html":
+            html_chrome(built, meta, self.formats(meta), self.doc.stem)
+        else:
+            docx_callout_titles(built)
+        return built
+
+    def formats(self, meta: dict[str, Any]) -> list[str]:
+        """The document's formats: those the project and front matter name, even when
+        ``--to`` picks one of them (11 links its docx), and those ``--to`` adds (16b)."""
+        to = self.opts.get("to")
+        declared = meta.get("format")
+        named = list(declared) if isinstance(declared, dict) else ["html"]
+        asked = str(to).split(",") if to and to != "all" else []
+        return named + [f for f in asked if f not in named]
 
     def to_ipynb(self, markdown: str, meta: dict[str, Any], work: Path) -> Path:
         import nbformat
 
         nb = nbformat.v4.new_notebook()
         # cell figures live in the executor's private folder: an .ipynb rendered later
-        # loses them, as 70b/70c record
-        nb.cells.append(nbformat.v4.new_markdown_cell(markdown))
+        # loses them, as 70b/70c record; figure numbers, callouts and table captions are
+        # already flattened to plain text there
+        nb.cells.append(nbformat.v4.new_markdown_cell(ipynb_markdown(markdown)))
         nb.metadata["title"] = str(meta.get("title", ""))
         out = work / "document.ipynb"
         nbformat.write(nb, out)
@@ -381,6 +402,9 @@ class Replay:
         nb = nbformat.read(doc, as_version=4)
         text = "\n\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
         text = re.sub(r"!\[[^\]]*\]\(figures/[^)]*\)(\{[^}]*\})?", "", text)
+        if fmt == "docx":  # 70c: no drawings at all; the images are not found
+            text = re.sub(r"!\[([^\]]*)\]\(([^)]*)\)", r"![\1](fake-quarto-not-found/\2)", text)
+            text = re.sub(r"</?figure>", "", text)
         (work / "document.md").write_text(text, encoding="utf-8")
         meta = {"title": nb.metadata.get("title", doc.stem)}
         return _fallback._pandoc_convert(doc, work, meta, fmt, time.monotonic() + 600, 600)
@@ -505,17 +529,186 @@ def quarto_figures(markdown: str, fmt: str) -> str:
         docx_alt = None if from_cell else pairs.get("alt")
         if ident:
             number += 1
-            caption = f"Figure {number}: {caption}" if caption else f"Figure {number}"
+            caption = f"Figure\u00a0{number}: {caption}" if caption else f"Figure\u00a0{number}"
             if fmt == "docx":
                 return (f'![]({src}){{alt=""}}\n\n<table><tr><td>{caption}</td></tr></table>')
         keep = [f"#{ident.group(1)}"] if ident else []
         alt = html_alt if fmt == "html" else docx_alt
         if alt is not None:
             keep.append(f'alt="{alt}"')
-        return f"![{caption}]({src})" + ("{" + " ".join(keep) + "}" if keep else "")
+        text = match.string
+        alone = (match.start() == 0 or text[match.start() - 1] == "\n") and \
+            text[match.end():match.end() + 1] in ("", "\n")
+        if fmt == "html" and alt is None and alone:
+            keep.append(f'{NO_ALT}="1"')  # a figure's HTML alt is fig-alt or none (61: L, M)
+        made = f"![{caption}]({src})" + ("{" + " ".join(keep) + "}" if keep else "")
+        if fmt == "html" and from_cell and not caption and alone:
+            return f"<figure>\n\n{made}\n\n</figure>"  # a cell's image is a figure (60: J)
+        return made
+
+    def div(match: re.Match[str]) -> str:
+        # a figure-labelled cell as one figure: with echo its code sits in the figure (16b)
+        nonlocal number
+        inner = match["inner"].strip()
+        captioned = re.search(r"!\[[^\]]+\]\([^)\s]+\)(?:\{[^}]*\})?", inner)
+        if captioned and not match["asis"]:
+            return re.sub(image, one, inner)  # code outside, the figure numbered as usual
+        number += 1
+        # an asis figure shows "Figure N" alone, or "Figure N: " with echo on (11 vs 16b)
+        colon = ":" + (SPACE_MARK if fmt == "docx" else "")
+        label = f"Figure\u00a0{number}" + (colon if "```" in inner and match["asis"] else "")
+        if fmt == "docx":
+            return f"<table><tr><td>\n\n{inner}\n\n{label}\n\n</td></tr></table>"
+        if fmt == "ipynb":  # the hidden code cell's empty block stays (70c: FirstParagraph)
+            return f"<figure>\n\n{inner}\n\n</figure>\n\n{label}\n\n```\n```"
+        return f"<figure>\n\n{inner}\n\n<figcaption>{label}</figcaption></figure>"
 
     image = r"!\[(?P<cap>[^\]]*)\]\((?P<src>[^)\s]+)\)(?:\{(?P<attrs>[^}]*)\})?"
-    return re.sub(image, one, markdown)
+    marked = (r"^::: \{#fig-[\w-]+ \.fake-quarto-fig(?P<asis> \.fake-quarto-asis)?\}\n"
+              r"(?P<inner>.*?)^:::$")
+    pattern = re.compile(f"(?P<div>{marked})|(?P<img>{image})", flags=re.S | re.M)
+    return pattern.sub(lambda m: div(m) if m["div"] else one(m), markdown)
+
+
+# --------------------------------------------------------------------------- Quarto's page
+# What a reader sees that Quarto adds to the document, as the transcripts' visible_text and
+# figures record it. Only what a transcript shows is made; anything else is left alone.
+
+CALLOUT_TITLES = {"note": "Note"}  # the only callout type the transcripts show
+FORMAT_NAMES = {"docx": "MS Word"}  # "Other Formats" link text (11, 12, 16b, 60-62)
+NOTE_MARK = "FAKEQUARTOCALLOUTNOTE"
+NO_ALT = "data-fake-quarto-no-alt"
+ICON = "fake-quarto-callout-icon.png"  # the callout's icon drawing (14: 5 drawings)
+SPACE_MARK = "FAKEQUARTOTRAILINGSPACE"  # 16b's DOCX caption "Figure 4: " keeps its space
+
+
+@contextlib.contextmanager
+def figure_divs(echo_default: bool) -> Iterator[None]:
+    """A ``fig-`` labelled cell whose output is Markdown (``output: asis``) becomes a
+    cross-referenced figure of its own: Quarto numbers it ("Figure 3", variant D in 11-17)
+    without its ``fig-cap``. The executor is told by wrapping the cell in a marked div."""
+    from evalkit.reporting import _fallback
+
+    original = _fallback._parse
+
+    def parse_marked(qmd: Path) -> tuple[dict[str, Any], list[Any]]:
+        meta, blocks = original(qmd)
+        out: list[Any] = []
+        for block in blocks:
+            options = getattr(block, "options", {})
+            label = str(options.get("label", ""))
+            asis = options.get("output") == "asis"
+            execute = meta.get("execute") if isinstance(meta.get("execute"), dict) else {}
+            echo = options.get("echo", execute.get("echo", echo_default))
+            if isinstance(block, _fallback._Cell) and label.startswith("fig-") and (
+                    asis or echo):
+                kind = " .fake-quarto-asis" if asis else ""
+                out.append(_fallback._Markdown(f"\n::: {{#{label} .fake-quarto-fig{kind}}}\n",
+                                               block.line, False))
+                out.append(block)
+                out.append(_fallback._Markdown("\n:::\n", block.line, False))
+            else:
+                out.append(block)
+        return meta, out
+
+    _fallback._parse = parse_marked
+    try:
+        yield
+    finally:
+        _fallback._parse = original
+
+
+def project_echo_off(root: Path) -> bool:
+    """Whether the project file turns code echo off (the fixture project does; 16b has none)."""
+    from evalkit.reporting import _fallback
+
+    if not (root / "_quarto.yml").is_file():
+        return False
+    execute = _fallback._read_project(root / "_quarto.yml").get("execute") or {}
+    return isinstance(execute, dict) and execute.get("echo") is False
+
+
+def quarto_callouts(markdown: str, fmt: str) -> str:
+    """Callouts get their title: HTML a "Note" header (11), DOCX a two-row table whose first
+    row is "  Note" (14: ``tables`` ``[["  Note"], [<text>]]``)."""
+    def one(match: re.Match[str]) -> str:
+        kind, body = match["kind"], match["body"].strip("\n")
+        if kind not in CALLOUT_TITLES:
+            sys.stderr.write(f"fake quarto: no transcript shows a callout-{kind}\n")
+            raise SystemExit(97)
+        if fmt == "html":
+            return (f"::: {{.callout-{kind}}}\n::: {{.callout-header}}\n{CALLOUT_TITLES[kind]}"
+                    f"\n:::\n\n{body}\n:::")
+        return (f'<table class="callout"><tr><td><img src="{ICON}" alt="" />{NOTE_MARK}</td>'
+                f"</tr><tr><td>\n\n{body}\n\n</td></tr></table>")
+
+    return re.sub(r"^::: \{\.callout-(?P<kind>\w+)\}\n(?P<body>.*?)^:::$", one, markdown,
+                  flags=re.S | re.M)
+
+
+def docx_callout_titles(docx: Path) -> None:
+    """The callout table's title cell keeps its two leading spaces, as recorded (14)."""
+    import zipfile
+
+    with zipfile.ZipFile(docx) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    body = parts["word/document.xml"].decode("utf-8")
+    if NOTE_MARK not in body and SPACE_MARK not in body:
+        return
+    body = re.sub(f"<w:t(?: [^>]*)?>([^<]*){SPACE_MARK}</w:t>",
+                  r'<w:t xml:space="preserve">\1 </w:t>', body)
+    body = re.sub(f"<w:t(?: [^>]*)?>{NOTE_MARK}</w:t>",
+                  f'<w:t xml:space="preserve">  {CALLOUT_TITLES["note"]}</w:t>', body)
+    parts["word/document.xml"] = body.encode("utf-8")
+    with zipfile.ZipFile(docx, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+
+
+def html_chrome(html: Path, meta: dict[str, Any], formats: list[str], stem: str) -> None:
+    """Quarto's page before the title block: the table of contents under "Table of contents"
+    when ``toc`` is on and there are headings (11, 12; none in 60-62), then "Other Formats"
+    with a link per other format (``doc.docx``, 11, 16b)."""
+    text = html.read_text(encoding="utf-8")
+    nav = re.search(r'<nav id="TOC" role="doc-toc">(.*?)</nav>\s*', text, flags=re.S)
+    toc = ""
+    if nav is not None:
+        text = text[: nav.start()] + text[nav.end():]
+        if "<li>" in nav.group(1):
+            toc = '<h2 id="toc-title">Table of contents</h2>\n' + nav.group(1)
+    others = [f for f in formats if f != "html"]
+    unknown = [f for f in others if f not in FORMAT_NAMES]
+    if unknown:
+        sys.stderr.write(f"fake quarto: no transcript shows an Other Formats link to {unknown}\n")
+        raise SystemExit(97)
+    if others:
+        links = "".join(f'<li><a href="{stem}.{f}">{FORMAT_NAMES[f]}</a></li>' for f in others)
+        toc += f'<div class="quarto-alternate-formats"><h2>Other Formats</h2><ul>{links}</ul></div>'
+    if toc:
+        block = f'<nav id="TOC" role="doc-toc">\n{toc}\n</nav>\n'
+        at = text.find('<header id="title-block-header">')
+        at = at if at >= 0 else text.find(">", text.find("<body")) + 1
+        text = text[:at] + block + text[at:]
+    text = re.sub(r"<img\b[^>]*>",
+                  lambda m: re.sub(r'\s+(?:alt="[^"]*"|' + NO_ALT + r'="1")', "", m.group(0))
+                  if NO_ALT in m.group(0) else m.group(0), text)
+    html.write_text(text, encoding="utf-8")
+
+
+def ipynb_markdown(markdown: str) -> str:
+    """The Markdown of Quarto's .ipynb as 70b/70c show it: figure divs keep their number as
+    text, a callout is a quotation under "Note", a table caption a paragraph after it."""
+    markdown = quarto_figures(markdown, "ipynb")
+    markdown = re.sub(r"^::: \{\.callout-note\}\n(.*?)^:::$",
+                      lambda m: "> Note\n>\n" + "\n".join(
+                          "> " + line if line else ">" for line in m.group(1).strip().split("\n")),
+                      markdown, flags=re.S | re.M)
+    return re.sub(r"^: (.+)$", r"\1", markdown, flags=re.M)
+
+
+PNG_1PX = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000b49444154789c6360000200000500017a5eab3f0000000049454e44ae426082")
 
 
 def main(argv: list[str]) -> int:

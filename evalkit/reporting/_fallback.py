@@ -154,7 +154,7 @@ pre { background: #f8f9fa; padding: 0.6rem 0.8rem; border-radius: 0.25rem; overf
 pre.cell-output-stderr { color: #8a4b00; }
 blockquote { color: #6c757d; border-left: 3px solid #dee2e6; margin: 1rem 0;
   padding: 0 1rem; }
-div[class^="callout"] { border: 1px solid #dee2e6; border-left: 5px solid #0d6efd;
+div[class^="callout"], div.evalkit-note { border: 1px solid #dee2e6; border-left: 5px solid #0d6efd;
   border-radius: 0.25rem; background: #fff; padding: 0.5rem 1rem; margin: 1.25rem 0; }
 div.callout-warning { border-left-color: #ffc107; }
 div.callout-caution { border-left-color: #fd7e14; }
