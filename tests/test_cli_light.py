@@ -165,3 +165,10 @@ def test_analysing_unchanged_data_again_keeps_the_record(tmp_path):
     manifest.write_text(manifest.read_text().replace("2026-01-01", "2026-02-02"))
     assert check.quick_outcome(check.fingerprint(
         root, sites=None, only=None, formats=["html"], engine="auto")) is not None
+
+
+def test_python_dash_m_evalkit():
+    proc = subprocess.run([sys.executable, "-m", "evalkit", "--version"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("evalkit ")
