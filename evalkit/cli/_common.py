@@ -28,6 +28,7 @@ from evalkit.errors import EvalkitError
 __all__ = ["app", "console", "err", "JsonOpt", "ProjectOpt", "_echo_json", "_fail", "_errors",
            "_json_safe", "_p", "_p_clause", "_progress"]
 
+
 def _first_paragraph(text: str | None) -> str | None:
     """The first paragraph of a help text as one line (what ``evalkit --help`` lists)."""
     import inspect
@@ -130,8 +131,7 @@ def _root(
         "--version", callback=_show_version, is_eager=True,
         help="Print evalkit's version and exit.")] = False,
 ) -> None:
-    """Evaluate a learning collaborative: surveys in, scored and compared results out,
-    reports published."""
+    """The options of ``evalkit`` itself (its help text is the app's ``help``)."""
 
 
 console = Console(highlight=False)
