@@ -84,7 +84,7 @@ def create_project(directory: str | Path, *, config: Mapping[str, Any] | None = 
         # Survey data is about people: keep the store, pulled data and outputs out of git.
         ignore.write_text("# evalkit: data about people stays out of version control\n"
                           "*.duckdb\n*.duckdb.wal\n.evalkit/\nresults/\n_output/\n"
-                          "data/\n")
+                          "data/\nexports/\n")
     if config is None:
         shutil.copyfile(asset_path("templates") / "evalkit.yml", target)
     else:
