@@ -11,12 +11,15 @@ Oracles:
 
 clmm's default optimiser stops a little short (its logLik is up to 5e-7 below ours), so the
 estimates, SDs and logLik are compared with a tightly converged clmm (nlminb rel.tol 1e-14,
-inner gradTol 1e-10). Standard errors (and the emmeans / contrasts SEs) are compared with the
-default fit: there clmm's finite-difference Hessian is smooth, while in the tight refit the
-inner Newton iterations stop at rounding level and make its Hessian noisy at ~1e-3.
+inner gradTol 1e-10) -- except on "singular", where the site SD is at the boundary 0 and the
+tight refit wanders off it to SD 1e-5 and a lower logLik, so there the default fit is the
+better converged one (the JSON's "clmm_best"). Standard errors (and the emmeans / contrasts
+SEs) are compared with the default fit: there clmm's finite-difference Hessian is smooth,
+while in the tight refit the inner Newton iterations stop at rounding level and make its
+Hessian noisy at ~1e-3.
 
-Tolerances: thresholds, fixed effects and SDs 1e-4 relative; SEs 1e-3 relative; logLik 1e-6
-absolute.
+Tolerances: thresholds, fixed effects and SDs 1e-4 relative (and 1e-5 absolute, for values
+near 0 such as a boundary SD); SEs 1e-3 relative; logLik 1e-6 absolute.
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ from evalkit.models import (
 from evalkit.models._ordinal_toy import toy_likert
 
 REF = Path(__file__).resolve().parent / "reference" / "ordinal"
-DATASETS = ["balanced", "attrition", "rare", "probit"]
+DATASETS = ["balanced", "attrition", "rare", "probit", "singular"]
 EST_RTOL = 1e-4
+EST_ATOL = 1e-5
 SE_RTOL = 1e-3
 LOGLIK_ATOL = 1e-6
 
@@ -70,17 +74,19 @@ def close(actual, expected, rtol, atol=0.0) -> None:
 
 @pytest.mark.parametrize("name", DATASETS)
 def test_clmm_estimates(name: str) -> None:
-    # R: clmm(..., nAGQ = 1, control = clmm.control(gradTol = 1e-10, rel.tol = 1e-14))
+    # R: clmm(..., nAGQ = 1, control = clmm.control(gradTol = 1e-10, rel.tol = 1e-14)), or
+    # the default clmm where that is better converged (see the module docstring)
     res = fitted(name)
     _, ref = load(name)
-    tight = ref["clmm_tight"]
+    tight = ref[ref["clmm_best"]]
     assert list(res.thresholds["threshold"]) == [t["threshold"] for t in tight["thresholds"]]
-    close(res.thresholds["estimate"], [t["estimate"] for t in tight["thresholds"]], EST_RTOL)
+    close(res.thresholds["estimate"], [t["estimate"] for t in tight["thresholds"]], EST_RTOL,
+          EST_ATOL)
     fe = pd.DataFrame(tight["fixed_effects"])
     assert list(res.fixed_effects["term"]) == list(fe["term"])
-    close(res.fixed_effects["estimate"], fe["estimate"], EST_RTOL)
+    close(res.fixed_effects["estimate"], fe["estimate"], EST_RTOL, EST_ATOL)
     close(res.random_effects["sd"], [tight["sd"]["cluster"], tight["sd"]["subject"]],
-          EST_RTOL)
+          EST_RTOL, EST_ATOL)
     close(res.fit.loglik, tight["logLik"], 0.0, LOGLIK_ATOL)
     close(res.fit.aic, tight["AIC"], 0.0, 2 * LOGLIK_ATOL)
     # never less converged than clmm's default fit
@@ -102,6 +108,18 @@ def test_clmm_standard_errors_and_diagnostics(name: str) -> None:
     close(res.fit.condition_number, default["cond_H"], 1e-3)
 
 
+def test_singular_site_sd_is_left_out_of_the_hessian() -> None:
+    # R: clmm(...) estimates the site SD at 0; its Hessian and vcov drop that parameter
+    # (paratBoundary2, SD < 1e-3), so the SEs come from the other parameters' Hessian.
+    res = fitted("singular")
+    _, ref = load("singular")
+    assert ref["clmm_default"]["sd"]["cluster"] == 0.0
+    assert res.random_effects["sd"].iloc[0] == 0.0
+    assert len(ref["clmm_default"]["vcov_names"]) == len(res.thresholds) + len(
+        res.fixed_effects) + 1
+    assert "The site SD was estimated at zero (a singular fit)" in res.fit.message
+
+
 @pytest.mark.parametrize("name", DATASETS)
 def test_emmeans_and_change_contrasts(name: str) -> None:
     # R: emmeans(fit, ~ wave | modality, mode = "latent"); contrast(<grid>, method = <changes>)
@@ -110,13 +128,15 @@ def test_emmeans_and_change_contrasts(name: str) -> None:
     em = pd.DataFrame(ref["emmeans"])
     ours = res.emmeans.merge(em, on=["modality", "wave"], suffixes=("", "_r"))
     assert len(ours) == len(em) == len(res.emmeans)
-    close(ours["emmean"], ours["emmean_r"], EST_RTOL, 1e-4)
+    # 1e-4 relative to the largest mean: a mean near 0 is a difference of terms of size ~1
+    scale = float(np.abs(ours["emmean_r"]).max())
+    close(ours["emmean"], ours["emmean_r"], EST_RTOL, EST_RTOL * scale)
     close(ours["se"], ours["se_r"], SE_RTOL)
     ct = pd.DataFrame(ref["change_contrasts"])
     mine = res.change_contrasts
     assert list(zip(mine["a"], mine["b"], mine["to"], strict=True)) == list(
         zip(ct["a"], ct["b"], ct["to"], strict=True))
-    close(mine["estimate"], ct["estimate"], EST_RTOL)
+    close(mine["estimate"], ct["estimate"], EST_RTOL, EST_ATOL)
     close(mine["se"], ct["se"], SE_RTOL)
     close(mine["p"], ct["p"], 2e-3, 1e-6)
     close(mine["lower"], ct["lower"], 1e-3, 1e-4)
@@ -263,7 +283,7 @@ def test_cli_json_matches_the_library_and_r() -> None:
     # R: clmm(..., nAGQ = 1) tightly converged, as in test_clmm_estimates
     tight = load("rare")[1]["clmm_tight"]
     close([r["estimate"] for r in out["fixed_effects"]],
-          [r["estimate"] for r in tight["fixed_effects"]], EST_RTOL)
+          [r["estimate"] for r in tight["fixed_effects"]], EST_RTOL, EST_ATOL)
 
 
 def test_cli_plain_clm_prints_the_proportional_odds_check() -> None:

@@ -11,9 +11,9 @@
 #     1e-10): thresholds, coefficients, SEs (inverse numerical Hessian), random-effect SDs,
 #     logLik, AIC, max|gradient| and condition number of the Hessian;
 #   * emmeans(fit, ~ wave | modality, mode = "latent") and the difference-in-change contrasts
-#     (custom contrast vectors on that grid): estimates from the tight fit, SEs, z, p and
-#     intervals from the default fit; emmeans(mode = "prob") on the tight fit for the
-#     category probabilities at random effects 0;
+#     (custom contrast vectors on that grid): estimates from the better converged fit, SEs,
+#     z, p and intervals from the default fit; emmeans(mode = "prob") on the better
+#     converged fit for the category probabilities at random effects 0;
 #   * ordinal::clm(y ~ wave * modality) and ordinal::nominal_test of it.
 suppressPackageStartupMessages({
   library(ordinal)
@@ -112,7 +112,11 @@ reference <- function(name, d, link, time_order, notes = "") {
                 control = clmm.control(gradTol = 1e-10, rel.tol = 1e-14, eval.max = 2000,
                                        iter.max = 1500))
 
-  # Estimates from the tight fit; standard errors (and so z, p and intervals) from the
+  # The better converged of the two fits (higher logLik): the tight one, except where the
+  # site SD is at the boundary, where the tight refit wanders off it to a lower logLik.
+  best_name <- if (logLik(tight) >= logLik(fit)) "clmm_tight" else "clmm_default"
+  best <- if (best_name == "clmm_tight") tight else fit
+  # Estimates from the best fit; standard errors (and so z, p and intervals) from the
   # default fit, whose numerical Hessian is smooth: in the tight refit the inner Newton
   # iterations stop at rounding level, which makes its finite-difference Hessian noisy at
   # about 1e-3.
@@ -145,13 +149,13 @@ reference <- function(name, d, link, time_order, notes = "") {
                                 p = ct$p.value, lower = ct$asymp.LCL, upper = ct$asymp.UCL))
   }
   lat_default <- latent(fit)
-  lat_tight <- latent(tight)
+  lat_tight <- latent(best)
   emm_out <- lat_default$emmeans
   emm_out$emmean <- lat_tight$emmeans$emmean
   contrasts <- lat_default$contrasts
   contrasts$estimate <- lat_tight$contrasts$estimate
 
-  pr <- as.data.frame(summary(emmeans(tight, ~ wave * modality | answer, mode = "prob")))
+  pr <- as.data.frame(summary(emmeans(best, ~ wave * modality | answer, mode = "prob")))
   probs <- data.frame(modality = as.character(pr$modality), wave = as.character(pr$wave),
                       category = as.character(pr$answer), prob = pr$prob)
 
@@ -173,6 +177,7 @@ reference <- function(name, d, link, time_order, notes = "") {
     clmm_default = clmm_values(fit, time, group, d, cluster),
     clmm_default_seconds = secs,
     clmm_tight = clmm_values(tight, time, group, d, cluster),
+    clmm_best = best_name,
     emmeans = emm_out,
     change_contrasts = contrasts,
     probabilities = probs,
@@ -205,3 +210,9 @@ reference("rare", gen_data(303, c("coaching", "peer"), c(5, 5), 12, 2, 0.5, 0.8,
 reference("probit", gen_data(404, c("coaching", "peer"), c(4, 4), 15, 2, 0.4, 0.7,
                              gain = c(0.2, 0.7), cuts = c(-1.0, -0.2, 0.6, 1.3), link = "probit"),
           "probit", c("baseline", "endline"), "8 sites x 15 participants x 2 waves, probit link")
+
+reference("singular", gen_data(202, c("coaching", "convening", "peer"), c(4, 4, 4),
+                               c(10, 20), 3, 0.5, 1.2, gain = c(0.3, 0.6, 0.9), cuts = cuts5,
+                               drop_later = 0.25),
+          "logit", c("baseline", "midline", "endline"),
+          "as attrition with a smaller site SD: clmm estimates the site SD at 0 (boundary)")
