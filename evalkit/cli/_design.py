@@ -77,6 +77,9 @@ def power_command(
     permutation_mdd: Annotated[bool, typer.Option(
         "--permutation-mdd", help="Also the randomization test's minimum detectable "
         "difference (slower).")] = False,
+    all_changes: Annotated[bool, typer.Option(
+        "--all-changes", help="Pairwise randomization tests of every change from the first "
+        "wave, not only of the change to the last.")] = False,
     seed: Annotated[int, typer.Option(metavar="N", help="Seed.")] = 2026,
     workers: Annotated[int, typer.Option(metavar="N", help="Processes.")] = 2,
     figure: Annotated[Path | None, typer.Option(
@@ -143,6 +146,7 @@ def power_command(
                         n_simulations=simulations, alpha=alpha,
                         assignment=assignment,  # type: ignore[arg-type]
                         kenward_roger=kenward_roger, permutation_mdd=permutation_mdd,
+                        permutation_changes="all" if all_changes else "last",
                         seed=seed, workers=workers)
         else:
             with _progress() as bar:
@@ -155,6 +159,7 @@ def power_command(
                             n_simulations=simulations, alpha=alpha,
                             assignment=assignment,  # type: ignore[arg-type]
                             kenward_roger=kenward_roger, permutation_mdd=permutation_mdd,
+                            permutation_changes="all" if all_changes else "last",
                             seed=seed, workers=workers, progress=tick)
         if figure is not None:
             power_figure(res).savefig(figure, dpi=150)

@@ -43,7 +43,8 @@ class PowerResult:
         term (the model's Satterthwaite F and evalkit's site-level randomization test on
         all modalities and waves). ``method`` is ``satterthwaite`` or ``kenward-roger`` (the
         model's t test of the contrast) or ``permutation`` (the site-level randomization
-        test on the two modalities' sites and the two waves of the change). ``power`` is the
+        test on the two modalities' sites and the two waves of the change; by default only
+        for the changes to the last wave, see ``permutation_changes``). ``power`` is the
         share of simulations that rejected at ``alpha`` and ``mc_se`` its Monte Carlo
         standard error; ``min_p`` the smallest p the randomization test can give;
         ``mdd`` the minimum detectable difference at ``target_power`` (infinite when the
@@ -119,6 +120,7 @@ class _Task:
     permutation: bool
     permutations: int
     max_exact: int
+    all_changes: bool
     # For the permutation MDD search: (contrast index, differences) or None.
     grid: tuple[tuple[int, tuple[float, ...]], ...] | None = None
 
@@ -152,7 +154,8 @@ def _run_task(task: _Task) -> dict[str, np.ndarray]:
                     o = analyse(d, p, cons, kenward_roger=task.kenward_roger,
                                 permutation=task.permutation, permutations=task.permutations,
                                 max_exact=task.max_exact,
-                                seed=int(test_ss.generate_state(1)[0]))
+                                seed=int(test_ss.generate_state(1)[0]),
+                                all_changes=task.all_changes)
                 except Exception:  # noqa: BLE001 - a failed fit is counted, not raised
                     out.setdefault("failed", []).append(True)
                     continue
@@ -279,6 +282,7 @@ def power(
     permutations: int = 999,
     max_exact: int = 1_000,
     permutation_mdd: bool = False,
+    permutation_changes: Literal["last", "all"] = "last",
     seed: int = 0,
     workers: int = 2,
     progress: Progress | None = None,
@@ -328,6 +332,10 @@ def power(
         its power is simulated at several differences with common random numbers). The
         model tests' minimum detectable differences are always computed (they cost nothing
         extra: see Notes).
+    permutation_changes : {"last", "all"}, default "last"
+        Pairwise randomization tests of the changes from the first to the last wave only,
+        or of every change from the first wave (the model tests always cover every change;
+        the joint randomization test always runs).
     seed : int, default 0
     workers : int, default 2
         Processes (1 runs in this process).
@@ -375,6 +383,9 @@ def power(
         raise AnalysisError(f"assignment must be 'lot' or 'chosen'; received {assignment!r}")
     if permutations < 1:
         raise AnalysisError(f"permutations must be >= 1; received {permutations!r}")
+    if permutation_changes not in ("last", "all"):
+        raise AnalysisError(f"permutation_changes must be 'last' or 'all'; received "
+                            f"{permutation_changes!r}")
     if workers < 1:
         raise AnalysisError(f"workers must be >= 1; received {workers!r}")
 
@@ -386,7 +397,7 @@ def power(
         for i in range(0, n_simulations, _CHUNK):
             tasks.append(_Task(params, s, n, tuple(range(i, min(i + _CHUNK, n_simulations))),
                                seed, assignment, kenward_roger, permutation, permutations,
-                               max_exact))
+                               max_exact, permutation_changes == "all"))
     if progress is not None:
         progress(0, total)
     parts = _execute(tasks, workers, progress, 0, total)
@@ -440,7 +451,8 @@ def power(
                 rows.append({**base, **con, "method": method, "power": pw,
                              "mc_se": _mc_se(pw, n_ok), "min_p": math.nan, "mdd": mdd,
                              "mdd_mc_se": mdd_se})
-            if permutation:
+            if permutation and (permutation_changes == "all"
+                                or c.end == params.waves[-1]):
                 pv = merged["p_pair_permutation"][:, k] if n_ok else np.empty(0)
                 pw = float(np.mean(pv <= alpha)) if n_ok else math.nan
                 mdd = math.inf if floor_pair > alpha else math.nan
@@ -487,6 +499,7 @@ def power(
                 "seed": seed, "permutations": permutations, "max_exact": max_exact,
                 "assignment": assignment, "kenward_roger": kenward_roger,
                 "permutation": permutation, "permutation_mdd": permutation_mdd,
+                "permutation_changes": permutation_changes,
                 "mdd_grid": list(MDD_GRID) if grid_total else None}
     return PowerResult(power=frame, parameters=params, settings=settings,
                        notes=tuple(dict.fromkeys(notes)))
@@ -510,7 +523,8 @@ def _permutation_mdd(frame: pd.DataFrame, jobs: list[tuple[int, int, float]],
         grid = tuple((k, tuple(mdd * g for g in MDD_GRID)) for _, k, mdd in items)
         for i in range(0, n_simulations, _CHUNK):
             tasks.append(_Task(params, s, n, tuple(range(i, min(i + _CHUNK, n_simulations))),
-                               seed, assignment, False, True, permutations, max_exact, grid))
+                               seed, assignment, False, True, permutations, max_exact, True,
+                               grid))
             keys.append((s, n))
     total = done + sum(len(t.sims) for t in tasks)
     parts = _execute(tasks, workers, progress, done, total)
@@ -524,8 +538,8 @@ def _permutation_mdd(frame: pd.DataFrame, jobs: list[tuple[int, int, float]],
             pw = np.mean(block <= alpha, axis=0)
             xs = np.array([mdd * g for g in MDD_GRID])
             above = np.flatnonzero(pw >= target)
-            if not above.size:
-                frame.at[row, "mdd"] = math.inf if pw[-1] < target else math.nan
+            if not above.size:  # beyond the grid: more than 3.2 times the model's
+                frame.at[row, "mdd"] = math.nan
                 frame.at[row, "mdd_mc_se"] = math.nan
                 continue
             i = int(above[0])

@@ -191,8 +191,11 @@ class Outcome:
 
 
 def analyse(d: Draw, params: PowerParameters, cons: list[Contrast], *, kenward_roger: bool,
-            permutation: bool, permutations: int, max_exact: int, seed: int) -> Outcome:
-    """Fit the modality model to one draw and run the tests evalkit runs."""
+            permutation: bool, permutations: int, max_exact: int, seed: int,
+            all_changes: bool = True) -> Outcome:
+    """Fit the modality model to one draw and run the tests evalkit runs (the pairwise
+    randomization tests of every change, or with ``all_changes=False`` only of the changes
+    to the last wave)."""
     design = build(d, params.modalities, params.waves)
     stats = block_stats(design.X, design.y, design.site, design.participant)
     opt = optimize_psi(stats, True)
@@ -234,6 +237,8 @@ def analyse(d: Draw, params: PowerParameters, cons: list[Contrast], *, kenward_r
         for k, c in enumerate(cons):
             if len(params.modalities) == 2 and len(params.waves) == 2:
                 p_pair[k] = p_perm  # two modalities, two waves: the same test
+                continue
+            if not all_changes and c.times[1] != len(params.waves) - 1:
                 continue
             p_pair[k] = pair_permutation_p(d, params, c, permutations=permutations,
                                            max_exact=max_exact, seed=int(seeds[k + 1]))
