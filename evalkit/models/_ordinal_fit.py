@@ -162,6 +162,8 @@ class NestedData:
         n = len(self.y)
         self.rows_to_part = sparse.csr_matrix(
             (np.ones(n), (self.participant, np.arange(n))), shape=(self.n_participants, n))
+        # row index of each stored entry, to put row weights into a copy of the matrix
+        self.rows_to_part_order = self.rows_to_part.indices.copy()
         self.part_to_site = sparse.csr_matrix(
             (np.ones(self.n_participants), (ps, np.arange(self.n_participants))),
             shape=(self.n_sites, self.n_participants))
@@ -331,15 +333,17 @@ class ClmmObjective:
         # implicit: dv/dphi = -H^-1 B with B = d(grad_v g)/dphi at fixed v
         ra = np.where(fa, it.ra, 0.0)
         rb = np.where(fb, it.rb, 0.0)
-        n = len(d.y)
-        dr = np.zeros((n, n_par))
-        rows = np.arange(n)
-        dr[rows[fa], d.ia[fa]] = ra[fa]
-        dr[rows[fb], d.ib[fb]] += rb[fb]
-        dr[:, nt:nt + nb] = it.w[:, None] * d.X
-        dr[:, -2] = it.w * vs[d.site]
-        dr[:, -1] = it.w * vp[d.participant]
-        Bp = np.asarray(d.rows_to_part @ dr)
+        P = d.n_participants
+        Bp = np.empty((P, n_par))
+        Bp[:, :nt] = (np.bincount(d.participant * (nt + 1) + ia, weights=ra,
+                                  minlength=P * (nt + 1))
+                      + np.bincount(d.participant * (nt + 1) + ib, weights=rb,
+                                    minlength=P * (nt + 1))).reshape(P, nt + 1)[:, :nt]
+        w_rows = d.rows_to_part.copy()
+        w_rows.data = it.w[d.rows_to_part_order]
+        Bp[:, nt:nt + nb] = np.asarray(w_rows @ d.X)
+        Bp[:, -2] = np.bincount(d.participant, weights=it.w * vs[d.site], minlength=P)
+        Bp[:, -1] = np.bincount(d.participant, weights=it.w * vp[d.participant], minlength=P)
         Bs = np.asarray(d.part_to_site @ Bp)
         Bs *= ts
         Bp *= tp
@@ -347,11 +351,6 @@ class ClmmObjective:
         Bp[:, -1] += Rp
         xs, xp = self._solve(Dp, cp, Ss, Bs, Bp)
         dvs, dvp = -xs, -xp
-        deta = np.zeros((n, n_par))
-        deta[:, nt:nt + nb] = d.X
-        deta[:, -2] = vs[d.site]
-        deta[:, -1] = vp[d.participant]
-        deta += ts * dvs[d.site] + tp * dvp[d.participant]
 
         wa = np.where(fa, it.wa, 0.0)
         wb = np.where(fb, it.wb, 0.0)
@@ -359,7 +358,16 @@ class ClmmObjective:
         s_i = d.site
         p_i = d.participant
         v = ts * ts * his[s_i] + 2.0 * ts * tp * hisp[p_i] + tp * tp * hipp[p_i]
-        via_w = (v * weta) @ deta
+        # sum_i v_i dw_i/dphi with d eta_i/dphi = x_i (beta), v_site, v_part (tau) and
+        # tau_s dv_s/dphi + tau_p dv_p/dphi, gathered per site and participant
+        q = v * weta
+        via_w = np.zeros(n_par)
+        via_w[nt:nt + nb] = d.X.T @ q
+        via_w[-2] = float(q @ vs[s_i])
+        via_w[-1] = float(q @ vp[p_i])
+        qs = np.bincount(s_i, weights=q, minlength=d.n_sites)
+        qp = np.bincount(p_i, weights=q, minlength=P)
+        via_w += ts * (qs @ dvs) + tp * (qp @ dvp)
         via_w[:nt] += (np.bincount(ia, weights=v * wa, minlength=nt + 1)[:nt]
                        + np.bincount(ib, weights=v * wb, minlength=nt + 1)[:nt])
         return g + 0.5 * (explicit + via_w)
