@@ -57,3 +57,18 @@ def test_recent_dates_are_visits_and_old_ones_births():
     assert detect("visit on 2025-03-04") == []
     assert [s.kind for s in detect("on 1961-03-04")] == ["date_of_birth"]
     assert [s.kind for s in detect("born 2019-06-01")] == ["date_of_birth"]
+
+
+def test_digits_inside_a_hex_token_are_not_a_phone_number():
+    """A results data hash in a report title block ('data hash f6c7e9592079') made the publish
+    scan refuse a new project's cross-site report as holding a phone number."""
+    from evalkit.privacy._phones import find_phones
+
+    def found(text):
+        return sorted({text[a:b] for a, b, _ in find_phones(text)})
+
+    assert found("Results computed by evalkit (data hash f6c7e9592079 ).") == []
+    assert found("commit 9592079ffe0 and key 5551234567abcdef") == []
+    # digits run into other letters, or standing alone, are still found
+    assert found("text me at5551234567") == ["5551234567"]
+    assert found("call 555-123-4567 or 9592079") == ["555-123-4567", "9592079"]

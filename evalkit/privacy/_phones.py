@@ -44,6 +44,25 @@ _RANGE = re.compile(rf"^(?!\d{{3}}[{DASH}.]\d{{4}}$)\d{{1,5}}\s*[{DASH}]\s*\d{{1
 _VERSION = re.compile(r"\b\d{1,2}\.\d{1,2}\.\d{1,2}\b")
 
 
+_TOKEN_CHAR = re.compile(r"[0-9A-Za-z]")
+_HEX_TOKEN = re.compile(r"^(?=.*[a-fA-F])[0-9a-fA-F]{8,}$")
+
+
+def _in_hex_token(text: str, start: int, end: int) -> bool:
+    """Whether the digits sit inside a longer hexadecimal token (a data hash such as
+    ``f6c7e9592079``, a commit or a key fingerprint), which is not a phone number. A token
+    with other letters (``at5551234567``) is still searched."""
+    if not ((start > 0 and _TOKEN_CHAR.match(text[start - 1]))
+            or (end < len(text) and _TOKEN_CHAR.match(text[end]))):
+        return False
+    a, b = start, end
+    while a > 0 and _TOKEN_CHAR.match(text[a - 1]):
+        a -= 1
+    while b < len(text) and _TOKEN_CHAR.match(text[b]):
+        b += 1
+    return bool(_HEX_TOKEN.match(text[a:b]))
+
+
 def _plausible(raw: str) -> bool:
     raw = raw.strip()
     return not (_YEARS.match(raw) or _DATE_LIKE.match(raw) or _NUMBER_LIKE.match(raw)
@@ -59,7 +78,8 @@ def find_phones(text: str, *, region: str = DEFAULT_REGION) -> list[Hit]:
     for where in (region, *(r for r in PHONE_REGIONS if r != region)):
         leniency = Leniency.POSSIBLE if where == region else Leniency.VALID
         for found in PhoneNumberMatcher(text, where, leniency=leniency):
-            if _plausible(found.raw_string):
+            if _plausible(found.raw_string) and not _in_hex_token(text, found.start,
+                                                                   found.end):
                 ext = _EXT.match(text, found.end)
                 out.append((found.start, ext.end() if ext else found.end, "phone"))
     for m in _US.finditer(text):
