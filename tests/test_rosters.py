@@ -135,6 +135,14 @@ def test_status_shows_rates_of_file_submitted_surveys(tmp_path, monkeypatch):
              status.output.splitlines() if "│ partnership" in line]
     assert ["S01", "baseline", "partnership", "6", "7", "86%"] in shown
     assert ["S02", "baseline", "partnership", "4", "5", "80%"] in shown
+    # a staff survey nobody gave a number for says so, and how to give one; a community
+    # survey stays open
+    assert ["S03", "baseline", "partnership", "0", "no roster", "—"] in shown
+    community = [[cell.strip() for cell in line.split("│")[1:-1]] for line in
+                 status.output.splitlines() if "│ community" in line]
+    assert community and all(row[4] == "open survey" for row in community)
+    assert "no roster: say how many people are expected to answer with `evalkit participants " \
+           "expect N" in " ".join(status.output.split())
     bad = runner.invoke(app, ["participants", "expect", "5", "--site", "S02", "--wave",
                               "baseline", "-i", "staff", "-p", str(project)])
     assert bad.exit_code == 1

@@ -126,12 +126,26 @@ def status(project: ProjectOpt = Path("."), as_json: JsonOpt = False) -> None:
 
     table = Table("site", "wave", "instrument", "responded", "expected", "rate",
                   title=f"Response rates ({cfg.store_path.name})")
+    from evalkit.instruments import load_instrument
+
+    open_surveys = {name for name, use in cfg.instruments.items()
+                    if cfg.path(use.file).exists()
+                    and load_instrument(cfg.path(use.file)).respondent == "community"}
     for r in rates.itertuples(index=False):
-        expected = "open survey" if pd.isna(r.expected) else str(int(r.expected))
+        # a community survey has no denominator; a staff survey has one once it is expected
+        missing = "open survey" if r.instrument in open_surveys else "no roster"
+        expected = missing if pd.isna(r.expected) else str(int(r.expected))
         rate = "—" if pd.isna(r.rate) else f"{r.rate:.0%}"
         table.add_row(str(r.site), str(r.wave), str(r.instrument), str(int(r.responded)),
                       expected, rate)
     console.print(table)
+    if rates["expected"].isna().any() and any(
+            r.instrument not in open_surveys for r in rates.itertuples(index=False)
+            if pd.isna(r.expected)):
+        console.print("no roster: say how many people are expected to answer with "
+                      "`evalkit participants expect N --site S --wave W -i INSTRUMENT` (or "
+                      "rosters: in evalkit.yml) to see a response rate.", markup=False,
+                      soft_wrap=True)
     if st.pending.empty:
         console.print("Every planned analysis can be computed from the data so far.",
                       markup=False)
