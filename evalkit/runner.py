@@ -612,7 +612,10 @@ def _reliability_table(items: dict[str, pd.DataFrame], plan: AnalysisPlan,
                        instruments: dict[str, Instrument], *, words: _Words,
                        pending: _Pending) -> pd.DataFrame:
     """Cronbach's alpha (with Feldt CI) and omega total of each outcome's scale at the pre
-    wave, on reverse-coded items; missing items handled pairwise as psych::alpha does."""
+    wave, on reverse-coded items; missing items handled pairwise as psych::alpha does. A
+    respondent who answered none of the scale's items (skipped it, or was not asked) is not
+    counted in ``n``: a report's n is the people whose answers the alpha rests on (psych's
+    ``alpha`` would count them; ``empty_rows="count"`` in the library does)."""
     from evalkit.reliability import cronbach_alpha
 
     rows = []
@@ -622,7 +625,7 @@ def _reliability_table(items: dict[str, pd.DataFrame], plan: AnalysisPlan,
             continue
         data, cols = found
         try:
-            res = cronbach_alpha(data, items=cols, missing="pairwise")
+            res = cronbach_alpha(data, items=cols, missing="pairwise", empty_rows="drop")
         except AnalysisError as exc:
             title, label, pre = words.title(o.instrument), words.scale(o), plan.compare.pre
             pending.add("reliability", f"{title}, {label} scale: its reliability cannot be "
