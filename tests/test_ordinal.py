@@ -307,3 +307,21 @@ def test_cli_bad_link_is_one_line() -> None:
     result = CliRunner().invoke(app, [*CLI, "--link", "cloglog"])
     assert result.exit_code == 1
     assert result.output.strip() == "error: --link: expected logit or probit; got 'cloglog'"
+
+
+def test_a_start_at_zero_sds_does_not_stick_at_the_boundary() -> None:
+    # The Laplace likelihood is even in each SD, so SD = 0 is always a stationary point; the
+    # fit must still reach clmm's interior optimum (R: tight clmm on "balanced").
+    from evalkit.models._ordinal import _design
+    from evalkit.models._ordinal_fit import NestedData, fit_clm, fit_clmm
+
+    data, ref = load("balanced")
+    d, _ = _design(data, outcome="answer", time="wave", time_order=ref["time_order"],
+                   group="modality", cluster="site", subject="participant", categories=None)
+    y, X = d.y.astype(np.int64), d.X[:, 1:]
+    plain = fit_clm(y, X, 5, "logit")
+    nested = NestedData(y=y, X=X, K=5, site=d.site, participant=d.participant, link="logit")
+    fit = fit_clmm(nested, plain.beta, plain.theta[:, 0], start_sd=(0.0, 0.0))
+    sd = ref["clmm_tight"]["sd"]
+    close(fit.phi[-2:], [sd["cluster"], sd["subject"]], EST_RTOL)
+    close(-fit.nla, ref["clmm_tight"]["logLik"], 0.0, LOGLIK_ATOL)

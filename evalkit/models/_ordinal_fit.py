@@ -426,6 +426,19 @@ def fit_clmm(data: NestedData, start_beta: np.ndarray, start_theta: np.ndarray, 
                             options={"maxiter": 1000, "ftol": 1e-15, "gtol": 1e-9,
                                      "maxcor": 20})
     phi = _to_phi(opt.x, nt)
+    # The likelihood is even in each SD, so an SD at exactly 0 is always stationary: make sure
+    # the boundary is a minimum along it, and restart from inside where it is not.
+    for j in (-2, -1):
+        if phi[j] <= BOUNDARY_TOL:
+            base = obj.evaluate(phi, gradient=False).nla
+            probe = phi.copy()
+            probe[j] = 0.1
+            if obj.evaluate(probe, gradient=False).nla < base:
+                opt = optimize.minimize(fun, _to_internal(probe, nt), jac=True,
+                                        method="L-BFGS-B", bounds=bounds,
+                                        options={"maxiter": 1000, "ftol": 1e-15,
+                                                 "gtol": 1e-9, "maxcor": 20})
+                phi = _to_phi(opt.x, nt)
 
     def hessian(phi: np.ndarray, free: np.ndarray) -> np.ndarray:
         idx = np.flatnonzero(free)
