@@ -193,6 +193,14 @@ def ordinal_model(
     (1 | cluster:subject), nAGQ = 1)``); with ``cluster=None, subject=None`` the plain
     ``ordinal::clm(y ~ time * group)`` with its proportional-odds check (``nominal_test``).
 
+    The Laplace approximation uses the nesting: the Hessian of the random effects is a
+    block-arrow matrix per site, so each evaluation costs time linear in the rows (about 0.1 s
+    of CPU for 125,000 rows). Standard errors come, as in clmm, from the inverse Hessian of
+    the Laplace log-likelihood in (thresholds, coefficients, random-effect SDs), here the
+    central difference of its analytic gradient; an SD estimated below 1e-3 is left out of
+    that Hessian, as clmm does. Latent-scale means follow ``emmeans(mode = "latent")``:
+    ``x'beta - mean(theta)`` with z intervals (a higher value means higher answers).
+
     Parameters
     ----------
     data : DataFrame
