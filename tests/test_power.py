@@ -301,12 +301,12 @@ def test_user_errors_name_the_parameter():
 
 
 def test_detection_summary_finds_the_smallest_design():
-    p = parameters_from_icc(icc_site=0.05, icc_participant=0.5, effect=0.8, waves=2,
+    p = parameters_from_icc(icc_site=0.05, icc_participant=0.5, effect=1.0, waves=2,
                             modalities=3)
-    s = detection_summary(p, participants=4, n_simulations=40, max_sites=12,
+    s = detection_summary(p, participants=4, n_simulations=40, max_sites=8,
                           sites_per_modality=[4], workers=1, seed=1)
     assert (s.a, s.b) == ("A", "B")  # the largest difference (A vs C ties; first wins)
-    assert s.difference == pytest.approx(0.8)
+    assert s.difference == pytest.approx(1.0)
     curve = s.curve.set_index("sites_per_modality")
     assert s.smallest_sites is not None
     assert curve.loc[s.smallest_sites, "power"] >= 0.8

@@ -196,14 +196,18 @@ def detection_summary(
     doubling = [2 ** k for k in range(1, max_sites.bit_length()) if 2 ** k <= max_sites]
     if max_sites not in doubling:
         doubling.append(max_sites)
-    # One batch (one pool of workers) for the doubling grid, then bisection.
-    run([*sites_per_modality, *([current] if current else []), *doubling])
+    # The designs asked for and the first of the doubling grid in one batch, then doubling
+    # until the target is reached, then bisection.
+    run([*sites_per_modality, *([current] if current else []), doubling[0]])
     smallest = None
-    reached = [v for v in doubling if cache[v][0] >= target_power]
-    if reached:
-        hi = reached[0]
-        below = [v for v in doubling if v < hi]
-        lo = below[-1] if below else 1
+    lo, hi = 1, 0
+    for v in doubling:
+        run([v])
+        if cache[v][0] >= target_power:
+            hi = v
+            break
+        lo = v
+    if hi:
         while hi - lo > 1:
             mid = (lo + hi) // 2
             run([mid])
