@@ -7,6 +7,11 @@ F test) and tested with the site-level randomization test (999 relabelings: the 
 and one per pair of modalities for the change from the first to the last wave), on 2 worker
 processes. Target: under 60 s on a 2-core machine.
 
+Measured 2026-12-01 on the shared 2-core machine (other jobs running): 95.9 s wall at load
+6.6, of which 36.8 s CPU in the two workers (about 18 s wall on an idle machine); without
+the randomization tests 20.5 s wall, 12.6 s CPU. The figures are the same on every run and
+for any number of workers.
+
 Usage::
 
     .venv/bin/python benchmarks/bench_power.py             # 1,000 simulations
