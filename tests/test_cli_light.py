@@ -172,3 +172,17 @@ def test_python_dash_m_evalkit():
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("evalkit ")
+
+
+def test_deciding_what_to_render_imports_no_statistics_or_renderer():
+    # What `evalkit report` imports before it knows something must be rendered.
+    code = ("import sys\n"
+            "import evalkit.pipeline, evalkit.feedback, evalkit.plan\n"
+            "import evalkit.reporting._reports, evalkit.reporting._render\n"
+            "bad = ('scipy', 'matplotlib', 'statsmodels', 'pingouin', 'networkx', 'nbclient',\n"
+            "       'jupyter_client', 'docx', 'openpyxl')\n"
+            "print([m for m in bad if m in sys.modules])\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from evalkit.errors import AnalysisError
 from evalkit.instruments import Instrument
@@ -20,6 +19,9 @@ NOT_STATED = "Not stated"
 
 
 def _describe(values: pd.Series, confidence: float) -> dict[str, float]:
+    from scipy import stats  # here, not at import: `evalkit report` reads names from
+    # evalkit.feedback and must not pay for scipy.stats
+
     v = values.dropna().to_numpy(dtype=float)
     n = len(v)
     mean = float(v.mean()) if n else np.nan
