@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -147,8 +147,45 @@ def analyze_project(project: str | Path, *, progress: ProgressLike | None = None
     written = read_results(cfg.results_path)
     tables["suppression"] = suppression_table(plan_suppression(
         written, threshold=cfg.reports.suppression_threshold, stored=False))
+    if plan.design is not None and "model_emmeans" in tables:
+        first = str(tables["model_fit"]["outcome"].iloc[0])
+        found = _design_power(cfg.results_path, first, plan, progress)
+        if found is not None:
+            tables["design_power"] = found
     return write_results(tables, cfg.results_path, plan=plan.model_dump(mode="json"),
                          data_hash=data_hash, extra=extra)
+
+
+#: ``design_power``: one row per number of sites per modality simulated.
+DESIGN_POWER_COLUMNS = ["outcome", "a", "b", "from", "to", "difference", "method", "alpha",
+                        "participants", "current_sites", "sites_per_modality", "power",
+                        "mc_se", "min_p", "n_simulations", "smallest_sites"]
+
+
+def _design_power(results: Path, outcome: str, plan: Any, progress: ProgressLike) -> Any:
+    """The plan's ``design:`` step for the first modelled outcome, from the results just
+    written (their variance components, changes, participants per site and attrition);
+    None when they cannot give one (e.g. a single modality)."""
+    from evalkit.design import detection_summary, parameters_from_results
+    from evalkit.errors import AnalysisError
+
+    task = progress.add_task("Power for the next collaborative", total=None)
+    try:
+        s = detection_summary(parameters_from_results(results, outcome=outcome),
+                              method="permutation",
+                              alpha=plan.decision.max_permutation_p,
+                              n_simulations=plan.design.n_simulations,
+                              max_sites=plan.design.max_sites, seed=plan.design.seed,
+                              workers=1)
+    except AnalysisError:
+        return None
+    finally:
+        progress.advance(task)
+    curve = s.curve.assign(outcome=outcome, a=s.a, b=s.b, **{"from": s.start, "to": s.end},
+                           difference=s.difference, method=s.method, alpha=s.alpha,
+                           participants=s.participants, current_sites=s.current_sites,
+                           smallest_sites=s.smallest_sites)
+    return pd.DataFrame(curve, columns=DESIGN_POWER_COLUMNS)
 
 
 def render_project(project: str | Path, *, engine: str = "auto",

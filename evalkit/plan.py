@@ -45,6 +45,16 @@ class Outcome(_Strict):
     scale: str
     design: Literal["matched", "cross_sectional"] = "matched"
     model: bool = False
+    #: Also fit a cumulative-link mixed model to each Likert item of the scale (the answers
+    #: as ordered categories), as a sensitivity check of the modality model's conclusions.
+    ordinal: bool = False
+
+    @model_validator(mode="after")
+    def _ordinal_needs_model(self) -> Outcome:
+        if self.ordinal and not self.model:
+            raise ValueError("ordinal: true checks the modality model's conclusions, so it "
+                             "needs model: true as well")
+        return self
 
 
 class ModelSettings(_Strict):
@@ -90,6 +100,17 @@ class Decision(_Strict):
     min_sites_firm: int = Field(default=5, ge=2)
 
 
+class DesignSettings(_Strict):
+    """Power for the next collaborative (:func:`evalkit.design.detection_summary`): how often
+    the site-level randomization test would find, at the decision rule's
+    ``max_permutation_p``, a difference in change the size of the largest one seen here,
+    with more sites per approach; simulated from this collaborative's own estimates."""
+
+    n_simulations: int = Field(default=200, ge=20)
+    max_sites: int = Field(default=24, ge=2)
+    seed: int = 2026
+
+
 class AnalysisPlan(_Strict):
     """A validated analysis plan."""
 
@@ -104,6 +125,7 @@ class AnalysisPlan(_Strict):
     network: NetworkSettings | None = None
     feedback: FeedbackSettings | None = None
     linkage: LinkageSettings | None = None
+    design: DesignSettings | None = None
 
     @model_validator(mode="after")
     def _references(self) -> AnalysisPlan:
@@ -154,6 +176,14 @@ def check_plan(plan: AnalysisPlan, config: ProjectConfig,
         if o.scale not in scales:
             problems.append(f"{where}.scale: {o.scale!r} is not a scale of instrument "
                             f"{o.instrument!r}; scales are {scales}")
+        elif o.ordinal:
+            inst = instruments[o.instrument]
+            kinds = {i.code: i.type for i in inst.items}
+            other = [c for c in inst.scale(o.scale).items if kinds.get(c) != "likert"]
+            if other:
+                problems.append(f"{where}.ordinal: the ordinal check fits each Likert item of "
+                                f"the scale, but {other} of scale {o.scale!r} are not Likert "
+                                "items")
     if plan.model is not None:
         for w in plan.model.time_order:
             if w not in waves:
@@ -310,7 +340,9 @@ _SECTION_COMMENTS = {
     "outcomes": ("# One outcome per scale. design: matched (same pseudonymous participant at "
                  "both waves)\n# or cross_sectional (anonymous respondents: the two waves' "
                  "samples are compared).\n# model: true also puts the outcome in the modality "
-                 "mixed model. Delete outcomes you\n# do not need; ids name the result rows."),
+                 "mixed model; ordinal: true then checks its\n# conclusions item by item "
+                 "with the answers as ordered categories (a cumulative-link\n# mixed model). "
+                 "Delete outcomes you do not need; ids name the result rows."),
     "model": ("# The modality comparison: outcome ~ wave * modality + (1 | site) + "
               "(1 | site:participant).\n# df_method: satterthwaite or kenward-roger."),
     "multiplicity": ("# Multiplicity: p-values of the pre/post comparisons across these "

@@ -158,7 +158,7 @@ def run_plan(config: ProjectConfig, plan: AnalysisPlan, instruments: dict[str, I
         outcomes plus ``instrument_title, scale_label, n_items`` (items of the scale),
         ``scale_min, scale_max`` (lowest and highest code of the scale items' response
         scale) and ``method``) and ``pending`` (:data:`PENDING_COLUMNS`: ``analysis`` one
-        of prepost, attrition, reliability, model, network, feedback, linkage;
+        of prepost, attrition, reliability, model, ordinal, network, feedback, linkage;
         ``outcome`` or None; ``level`` and ``site_id`` None unless the row is about one
         site; ``reason`` and ``needs`` in plain words). ``pending`` is always written.
     """
@@ -182,8 +182,11 @@ def run_plan(config: ProjectConfig, plan: AnalysisPlan, instruments: dict[str, I
                                                    pending=pending)
     progress.advance(task)
     if plan.model is not None:
+        fits: dict[str, Any] = {}
         tables.update(_model_tables(scores, plan.outcomes, plan.model, words=words,
-                                    pending=pending))
+                                    pending=pending, fits=fits))
+        tables.update(_ordinal_tables(items, plan.outcomes, instruments, fits, plan.model,
+                                      words=words, pending=pending))
     progress.advance(task)
     if plan.network is not None and plan.network.instrument in config.instruments:
         tables.update(_network_tables(config, plan.network, words, pending))
@@ -383,9 +386,11 @@ def _model_data(scores: pd.DataFrame, o: Outcome, settings: ModelSettings, words
 
 def _model_tables(scores: pd.DataFrame, outcomes: tuple[Outcome, ...],
                   settings: ModelSettings, *, words: _Words,
-                  pending: _Pending) -> dict[str, pd.DataFrame]:
+                  pending: _Pending, fits: dict[str, Any] | None = None,
+                  ) -> dict[str, pd.DataFrame]:
     """The modality mixed model for every outcome the plan marks ``model: true`` that the
-    data allow; the others are recorded in ``pending``."""
+    data allow; the others are recorded in ``pending``. ``fits`` receives each outcome's
+    result (with the waves it used) for the ordinal check."""
     from evalkit.models import modality_model
 
     out: dict[str, list[pd.DataFrame]] = {}
@@ -410,6 +415,8 @@ def _model_tables(scores: pd.DataFrame, outcomes: tuple[Outcome, ...],
                         "site and wave",
                         outcome=o.id)
             continue
+        if fits is not None:
+            fits[o.id] = (res, order)
         fit = res.fit
         parts = {
             "model_fixed_effects": res.fixed_effects,
@@ -433,6 +440,73 @@ def _model_tables(scores: pd.DataFrame, outcomes: tuple[Outcome, ...],
             df.insert(0, "outcome", o.id)
             out.setdefault(name, []).append(df)
     return {k: pd.concat(v, ignore_index=True) for k, v in out.items()}
+
+
+#: ``model_ordinal``: one row per outcome x Likert item of its scale.
+ORDINAL_COLUMNS = ["outcome", "item", "n_obs", "n_sites", "n_participants", "converged",
+                   "agrees", "n_contrasts", "n_disagree", "message"]
+#: ``model_ordinal_contrasts``: the difference-in-change contrasts of both models per item.
+ORDINAL_CONTRAST_COLUMNS = ["outcome", "item", "a", "b", "from", "to", "linear_estimate",
+                            "linear_lower", "linear_upper", "linear_conclusion",
+                            "ordinal_estimate", "ordinal_lower", "ordinal_upper",
+                            "ordinal_conclusion", "agrees"]
+
+
+def _ordinal_tables(items: dict[str, pd.DataFrame], outcomes: tuple[Outcome, ...],
+                    instruments: dict[str, Instrument], fits: dict[str, Any],
+                    settings: ModelSettings, *, words: _Words,
+                    pending: _Pending) -> dict[str, pd.DataFrame]:
+    """The ordinal sensitivity check of every outcome marked ``ordinal: true`` whose modality
+    model was fitted: each Likert item of its scale (reverse-keyed items reversed), with the
+    same waves, modalities, sites and participants, fitted twice, its answers as numbers
+    (the linear modality model) and as ordered categories (a cumulative-link mixed model,
+    ``ordinal::clmm``), and whether each difference-in-change conclusion is the same under
+    both (:func:`evalkit.models.ordinal_agrees`). Comparing an item's ordinal fit with the
+    model of the whole scale's mean would mix two questions: one item is noisier than a mean
+    of many."""
+    from evalkit.models import modality_model, ordinal_agrees, ordinal_model
+
+    rows: list[dict[str, Any]] = []
+    contrasts: list[dict[str, Any]] = []
+    for o in outcomes:
+        if not o.ordinal or o.id not in fits:
+            continue
+        _scale_fit, order = fits[o.id]
+        wide = items.get(o.instrument)
+        if wide is None:
+            continue
+        for item in instruments[o.instrument].scale(o.scale).items:
+            data = wide.loc[wide["respondent_id"].notna() & wide[item].notna()
+                            & wide["wave"].isin(order),
+                            ["wave", "site_id", "modality", "respondent_id", item]]
+            data = data.rename(columns={"site_id": "site", "respondent_id": "participant"})
+            roles = dict(outcome=item, time="wave", time_order=order, group="modality",
+                         cluster="site", subject="participant")
+            try:
+                linear = modality_model(data.astype({item: float}), **roles, permutations=None,
+                                        robust=False, reml=settings.reml,
+                                        df_method=settings.df_method)
+                res = ordinal_model(data, **roles)
+            except AnalysisError as exc:
+                pending.add("ordinal", f"item {item} of the {words.scale(o)} scale: the "
+                            f"ordinal model cannot be fitted on the answers so far ({exc})",
+                            f"more {words.title(o.instrument)} answers to {item} at each "
+                            "site and wave", outcome=o.id)
+                continue
+            check = ordinal_agrees(linear, res)
+            fit = res.fit
+            rows.append({"outcome": o.id, "item": item, "n_obs": fit.n_obs,
+                         "n_sites": fit.n_groups.get("site"),
+                         "n_participants": fit.n_groups.get("participant"),
+                         "converged": fit.converged, "agrees": check["agrees"],
+                         "n_contrasts": check["n_contrasts"],
+                         "n_disagree": check["n_disagree"], "message": fit.message})
+            contrasts += [{"outcome": o.id, "item": item, **c} for c in check["contrasts"]]
+    if not rows:
+        return {}
+    return {"model_ordinal": pd.DataFrame(rows, columns=ORDINAL_COLUMNS),
+            "model_ordinal_contrasts": pd.DataFrame(contrasts,
+                                                    columns=ORDINAL_CONTRAST_COLUMNS)}
 
 
 #: Columns both kinds of comparison report under the same name.

@@ -707,3 +707,82 @@ def test_a_quote_is_shown_once_under_the_most_mentioned_theme(tmp_path):
     q = q[q["kind"] == "quote"]
     assert q["sentence"].tolist().count("The pantry had food for my kids.") == 1
     assert list(q["headline"]) == ["Opening hours"] * 3
+
+
+def _ordinal_results(tmp_path, agrees):
+    """Two items of a scale, each fitted as numbers and as ordered categories."""
+    rows = []
+    for item, ok in zip(["Q1", "Q2"], agrees, strict=True):
+        rows.append({"outcome": "trust", "item": item, "a": "x", "b": "y", "from": "pre",
+                     "to": "post", "linear_estimate": 0.4, "linear_lower": 0.1,
+                     "linear_upper": 0.7, "linear_conclusion": "a gained more",
+                     "ordinal_estimate": 0.5 if ok else 0.3,
+                     "ordinal_lower": 0.2 if ok else -0.1, "ordinal_upper": 0.9,
+                     "ordinal_conclusion": "a gained more" if ok else "no clear difference",
+                     "agrees": ok})
+    contrasts = pd.DataFrame(rows)
+    checks = pd.DataFrame({"outcome": "trust", "item": ["Q1", "Q2"], "n_obs": 80,
+                           "n_sites": 4, "n_participants": 40, "converged": True,
+                           "agrees": agrees, "n_contrasts": 1,
+                           "n_disagree": [int(not a) for a in agrees], "message": "ok"})
+    tables = {"sites": _sites({"x": 2, "y": 2}),
+              "outcomes": _outcomes(("trust", "Trust score", "team", "matched")),
+              "model_ordinal": checks, "model_ordinal_contrasts": contrasts}
+    f = build_findings(_results(tmp_path, tables))
+    return f[f["kind"] == "ordinal_check"]
+
+
+def test_ordinal_check_says_the_conclusions_hold_only_when_every_item_agrees(tmp_path):
+    same = _ordinal_results(tmp_path / "a", [True, True]).iloc[0]
+    assert same["sentence"].endswith("for every item both lead to the same conclusions about "
+                                     "the approaches.")
+    assert "does not change" in same["headline"]
+    assert (same["estimate"], same["n"], same["direction"]) == (1.0, 2, "none")
+    differ = _ordinal_results(tmp_path / "b", [True, False]).iloc[0]
+    assert "for 1 of them at least one conclusion about the approaches differs (Q2)" in \
+        differ["sentence"]
+    # the example names which way each treatment went, in the modalities' own words
+    assert "gained more than" in differ["sentence"]
+    assert "no clear difference between" in differ["sentence"]
+    assert differ["estimate"] == 0.5 and "change" in differ["headline"]
+
+
+def test_ordinal_true_needs_model_true_and_likert_items():
+    from pydantic import ValidationError
+
+    from evalkit.plan import Outcome
+
+    with pytest.raises(ValidationError, match="ordinal: true checks the modality model"):
+        Outcome(id="t", label="T", instrument="team", scale="s", ordinal=True)
+    assert Outcome(id="t", label="T", instrument="team", scale="s", model=True,
+                   ordinal=True).ordinal
+
+
+def _design_results(tmp_path, power, smallest):
+    curve = pd.DataFrame({
+        "outcome": "trust", "a": "x", "b": "y", "from": "pre", "to": "post",
+        "difference": -0.3, "method": "permutation", "alpha": 0.10, "participants": 20,
+        "current_sites": 2, "sites_per_modality": [2, 3, 4], "power": power,
+        "mc_se": [0.0, 0.02, 0.01], "min_p": [1 / 3, 0.1, 1 / 35], "n_simulations": 200,
+        "smallest_sites": smallest})
+    tables = {"sites": _sites({"x": 2, "y": 2}),
+              "outcomes": _outcomes(("trust", "Trust score", "team", "matched")),
+              "design_power": curve}
+    return build_findings(_results(tmp_path, tables))
+
+
+def test_design_finding_names_the_fewest_sites_and_the_floor_of_this_design(tmp_path):
+    f = _design_results(tmp_path / "a", [0.0, 0.45, 0.86], 4)
+    row = f[f["kind"] == "design"].iloc[0]
+    assert row["headline"] == ("The next collaborative needs at least 4 sites per approach "
+                               "to detect a difference of this size.")
+    s = row["sentence"]
+    # the size is stated without a direction word; 86% and its MC SE of 0.01 -> 1.0 points
+    assert "(0.30 points on the trust score from pre to post, between x and y)" in s
+    assert "in 86% of 200 simulated collaboratives (Monte Carlo SE 1.0 percentage points)" in s
+    assert s.endswith("With 2 per approach, as here, it would be found in 0%: with 2 sites "
+                      "per approach that test cannot go below p = 0.333.")
+    none = _design_results(tmp_path / "b", [0.0, 0.1, 0.3], None)
+    row = none[none["kind"] == "design"].iloc[0]
+    assert row["sentence"].startswith("Even with 4 sites per approach")
+    assert "in only 30% of 200" in row["sentence"]

@@ -11,9 +11,11 @@ print these sentences and hold no verdicts of their own.
 Kinds: ``project`` (what the collaborative and its instruments are), ``change`` and
 ``community_experience`` (pre/post, per collaborative, modality and site),
 ``modality_change``, ``modality_comparison`` and ``recommendation`` (the modality model),
+``ordinal_check`` (whether its conclusions hold with the answers as ordered categories),
 ``network_change``, ``network_trust`` and ``network_value`` (trust and value between
 partner organizations, as PARTNER defines them), ``theme``, ``quote`` (scrubbed community
-quotes a report may print), ``advice``, ``pending`` (analyses the data cannot support yet).
+quotes a report may print), ``advice``, ``design`` (the sites per approach the next
+collaborative needs, from simulations), ``pending`` (analyses the data cannot support yet).
 
 Examples
 --------
@@ -31,7 +33,9 @@ import pandas as pd
 
 from evalkit.findings._change import COLUMNS, as_frame, change_findings
 from evalkit.findings._context import Context, DecisionRule, context
+from evalkit.findings._design import design_findings
 from evalkit.findings._modality import GRADE_WORDS, grade_rules, modality_findings
+from evalkit.findings._ordinal import ordinal_findings
 from evalkit.findings._other import (
     advice_findings,
     network_findings,
@@ -73,7 +77,8 @@ def build_findings(results: Results, *, rule: DecisionRule | None = None) -> pd.
     """
     ctx = context(results, rule=rule)
     changes = change_findings(ctx)
-    rows = (project_findings(ctx) + changes + modality_findings(ctx) + network_findings(ctx)
+    rows = (project_findings(ctx) + changes + modality_findings(ctx) + ordinal_findings(ctx)
+            + network_findings(ctx)
             + partner_findings(ctx) + theme_findings(ctx) + quote_findings(ctx)
-            + advice_findings(ctx, changes) + pending_findings(ctx))
+            + advice_findings(ctx, changes) + design_findings(ctx) + pending_findings(ctx))
     return as_frame(rows)
