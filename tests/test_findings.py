@@ -779,7 +779,8 @@ def test_design_finding_names_the_fewest_sites_and_the_floor_of_this_design(tmp_
     s = row["sentence"]
     # the size is stated without a direction word; 86% and its MC SE of 0.01 -> 1.0 points
     assert "(0.30 points on the trust score from pre to post, between x and y)" in s
-    assert "in 86% of 200 simulated collaboratives (Monte Carlo SE 1.0 percentage points)" in s
+    assert ("in 86% of 200 simulated collaboratives (simulation standard error 1.0 "
+            "percentage points)") in s
     assert s.endswith("With 2 per approach, as here, it would be found in 0%: with 2 sites "
                       "per approach that test cannot go below p = 0.333.")
     none = _design_results(tmp_path / "b", [0.0, 0.1, 0.3], None)

@@ -180,6 +180,14 @@ def detection_summary(
 
     def run(values: list[int]) -> None:
         todo = [v for v in dict.fromkeys(values) if v not in cache and v >= 2]
+        if method == "permutation":
+            # a design whose exact randomization test cannot go below alpha has power 0
+            # whatever the data: no need to simulate it
+            from evalkit.design._simulate import permutation_floor
+
+            for v in [v for v in todo if permutation_floor((v, v)) > alpha]:
+                cache[v] = (0.0, 0.0, permutation_floor((v, v)), n_simulations)
+                todo.remove(v)
         if not todo:
             return
         res: PowerResult = power(

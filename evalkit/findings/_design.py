@@ -50,7 +50,8 @@ def design_findings(ctx: Context) -> list[dict[str, Any]]:
         row = at(smallest)
         sentence = (f"With {count_word(smallest, 'site')} per approach, {size} would be found "
                     f"{test} in {_pct(row['power'])} of {sims} simulated collaboratives "
-                    f"(Monte Carlo SE {100 * float(row['mc_se']):.1f} percentage points); "
+                    f"(simulation standard error {100 * float(row['mc_se']):.1f} percentage "
+                    "points); "
                     f"that is the fewest sites per approach that reach 80%.")
         headline = (f"The next collaborative needs at least {smallest} sites per approach to "
                     "detect a difference of this size.")
@@ -60,7 +61,8 @@ def design_findings(ctx: Context) -> list[dict[str, Any]]:
         most = int(last["sites_per_modality"])
         sentence = (f"Even with {count_word(most, 'site')} per approach, {size} would be found "
                     f"{test} in only {_pct(last['power'])} of {sims} simulated collaboratives "
-                    f"(Monte Carlo SE {100 * float(last['mc_se']):.1f} percentage points): a "
+                    f"(simulation standard error {100 * float(last['mc_se']):.1f} percentage "
+                    "points): a "
                     "difference this small needs more sites or more participants per site "
                     "than were simulated.")
         headline = (f"A difference of this size would need more than {most} sites per "
