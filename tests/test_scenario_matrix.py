@@ -140,7 +140,7 @@ def _findings_text(project: Path) -> str:
     return "\n".join(f"{h} {s}" for h, s in zip(f["headline"], f["sentence"], strict=True))
 
 
-@settings(max_examples=15, deadline=None, derandomize=True,
+@settings(max_examples=10, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=st.sampled_from(["falling", "null", "two_waves", "small_site"]),
        effect=st.floats(min_value=-2, max_value=2), n=st.floats(min_value=0.5, max_value=2),

@@ -63,7 +63,7 @@ STATE_FILE = ".render-state.json"
 CHECK_FILE = ".render-check.json"
 #: Result tables without a ``site_id`` column that hold statistics over every site's data
 #: (fnmatch patterns). They are not part of a site report's key; see the module docstring.
-COLLABORATIVE_TABLES = ("model_*", "reliability")
+COLLABORATIVE_TABLES = ("model_*", "reliability", "design_power")
 _STATE_VERSION = 1
 _VOLATILE = ("created_at",)
 
