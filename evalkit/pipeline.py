@@ -169,7 +169,7 @@ def _design_power(results: Path, outcome: str, plan: Any, progress: ProgressLike
     from evalkit.design import detection_summary, parameters_from_results
     from evalkit.errors import AnalysisError
 
-    task = progress.add_task("Power for the next collaborative", total=None)
+    task = progress.add_task("Power for the next collaborative", total=1)
     try:
         s = detection_summary(parameters_from_results(results, outcome=outcome),
                               method="permutation",
