@@ -85,6 +85,11 @@ def _unexplained(project: Path) -> list[str]:
     return missing
 
 
+# The designs whose Word reports are read back too; the others render HTML only (the same
+# findings sentences reach both formats, and the suite must stay under 15 minutes).
+WORD_TOO = {"rising", "falling", "null", "small_site", "four_modalities"}
+
+
 @pytest.mark.parametrize("name", sorted(DESIGNS))
 def test_every_design_analyzes_reports_and_says_only_what_the_results_hold(
         name, tmp_path, monkeypatch):
@@ -92,11 +97,13 @@ def test_every_design_analyzes_reports_and_says_only_what_the_results_hold(
     project = _build(name, tmp_path)
     _ok(["status", "-p", str(project)])
     _ok(["analyze", "-p", str(project)])
-    out = _ok(["report", "-p", str(project), "--format", "html,docx"])
+    formats = "html,docx" if name in WORD_TOO else "html"
+    out = _ok(["report", "-p", str(project), "--format", formats])
     assert "rendered" in out
     reports = check_reports(project)
     n_sites = len(generate_scenario(name, seed=1).config["sites"])
-    assert len(reports) == 2 * (2 + n_sites)  # cross-site, lessons, each site; HTML + Word
+    # cross-site, lessons, each site; HTML (+ Word)
+    assert len(reports) == (formats.count(",") + 1) * (2 + n_sites)
     contradictions = [c for r in reports for c in r.contradictions]
     assert contradictions == []
     assert sum(r.claims for r in reports) > 0
