@@ -182,10 +182,10 @@ def run_plan(config: ProjectConfig, plan: AnalysisPlan, instruments: dict[str, I
                                                    pending=pending)
     progress.advance(task)
     if plan.model is not None:
-        fits: dict[str, Any] = {}
+        fitted: dict[str, list[str]] = {}
         tables.update(_model_tables(scores, plan.outcomes, plan.model, words=words,
-                                    pending=pending, fits=fits))
-        tables.update(_ordinal_tables(items, plan.outcomes, instruments, fits, plan.model,
+                                    pending=pending, fitted=fitted))
+        tables.update(_ordinal_tables(items, plan.outcomes, instruments, fitted, plan.model,
                                       words=words, pending=pending))
     progress.advance(task)
     if plan.network is not None and plan.network.instrument in config.instruments:
@@ -386,11 +386,11 @@ def _model_data(scores: pd.DataFrame, o: Outcome, settings: ModelSettings, words
 
 def _model_tables(scores: pd.DataFrame, outcomes: tuple[Outcome, ...],
                   settings: ModelSettings, *, words: _Words,
-                  pending: _Pending, fits: dict[str, Any] | None = None,
+                  pending: _Pending, fitted: dict[str, list[str]] | None = None,
                   ) -> dict[str, pd.DataFrame]:
     """The modality mixed model for every outcome the plan marks ``model: true`` that the
-    data allow; the others are recorded in ``pending``. ``fits`` receives each outcome's
-    result (with the waves it used) for the ordinal check."""
+    data allow; the others are recorded in ``pending``. ``fitted`` receives the waves
+    each fitted outcome's model used, for the ordinal check."""
     from evalkit.models import modality_model
 
     out: dict[str, list[pd.DataFrame]] = {}
@@ -415,8 +415,8 @@ def _model_tables(scores: pd.DataFrame, outcomes: tuple[Outcome, ...],
                         "site and wave",
                         outcome=o.id)
             continue
-        if fits is not None:
-            fits[o.id] = (res, order)
+        if fitted is not None:
+            fitted[o.id] = order
         fit = res.fit
         parts = {
             "model_fixed_effects": res.fixed_effects,
@@ -453,7 +453,7 @@ ORDINAL_CONTRAST_COLUMNS = ["outcome", "item", "a", "b", "from", "to", "linear_e
 
 
 def _ordinal_tables(items: dict[str, pd.DataFrame], outcomes: tuple[Outcome, ...],
-                    instruments: dict[str, Instrument], fits: dict[str, Any],
+                    instruments: dict[str, Instrument], fitted: dict[str, list[str]],
                     settings: ModelSettings, *, words: _Words,
                     pending: _Pending) -> dict[str, pd.DataFrame]:
     """The ordinal sensitivity check of every outcome marked ``ordinal: true`` whose modality
@@ -469,9 +469,9 @@ def _ordinal_tables(items: dict[str, pd.DataFrame], outcomes: tuple[Outcome, ...
     rows: list[dict[str, Any]] = []
     contrasts: list[dict[str, Any]] = []
     for o in outcomes:
-        if not o.ordinal or o.id not in fits:
+        if not o.ordinal or o.id not in fitted:
             continue
-        _scale_fit, order = fits[o.id]
+        order = fitted[o.id]
         wide = items.get(o.instrument)
         if wide is None:
             continue
@@ -480,8 +480,9 @@ def _ordinal_tables(items: dict[str, pd.DataFrame], outcomes: tuple[Outcome, ...
                             & wide["wave"].isin(order),
                             ["wave", "site_id", "modality", "respondent_id", item]]
             data = data.rename(columns={"site_id": "site", "respondent_id": "participant"})
-            roles = dict(outcome=item, time="wave", time_order=order, group="modality",
-                         cluster="site", subject="participant")
+            roles: dict[str, Any] = dict(outcome=item, time="wave", time_order=order,
+                                         group="modality", cluster="site",
+                                         subject="participant")
             try:
                 linear = modality_model(data.astype({item: float}), **roles, permutations=None,
                                         robust=False, reml=settings.reml,
