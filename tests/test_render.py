@@ -436,3 +436,26 @@ def test_missing_docx_reference_is_a_render_error(tmp_path):
     with pytest.raises(RenderError, match="docx_reference: Word reference document not found"):
         render_document(FIXTURES / "failing.qmd", output_dir=tmp_path, formats=("docx",),
                         docx_reference=tmp_path / "nowhere.docx")
+
+
+def test_embedded_pictures_reach_pandoc_as_files_with_the_same_bytes(tmp_path):
+    """figure_markdown prints a PNG as a data: URI; pandoc's Markdown reader takes seconds
+    over such text, so the fallback hands the same bytes over as a file (SVG stays inline,
+    pandoc embeds an SVG file differently)."""
+    import base64
+
+    from evalkit.reporting._fallback import _extract_images
+
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+    svg = base64.b64encode(b"<svg xmlns='http://www.w3.org/2000/svg'/>").decode()
+    text = (f"![Figure 1. A.](data:image/png;base64,{base64.b64encode(png).decode()})"
+            '{fig-alt="a" alt="a"}\n\n'
+            f"![](data:image/svg+xml;base64,{svg}){{alt=\"logo\"}}")
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    cell = _Cell(number=4, line=10, code="", source="", options={}, first_code_line=11)
+    out = _extract_images(text, cell, figures)
+    assert out.startswith('![Figure 1. A.](embedded/cell-4-1.png){fig-alt="a" alt="a"}')
+    assert (tmp_path / "embedded" / "cell-4-1.png").read_bytes() == png
+    assert f"(data:image/svg+xml;base64,{svg})" in out
+    assert list(figures.iterdir()) == []  # the cells' own display images stay apart
