@@ -122,3 +122,16 @@ def test_rendered_release_publishes_no_recoverable_cell(small: Path) -> None:
     assert not re.search(r"among the \d+ anonymous responses at [^.]*Riverbend", cross)
     res = read_results(small / "results")
     assert recoverable_cells(res, _hidden(plan_suppression(res)), threshold=11) == []
+
+
+def test_a_text_seen_before_is_reported_again_where_it_appears_again():
+    """The scan remembers what it found in each text (documents repeat most of theirs);
+    a repeated text is still a finding in every place it appears."""
+    from evalkit.reporting._scan import scan_text_chunks
+
+    rules = ScanRules(threshold=11)
+    first = scan_text_chunks(["Call 555-201-3344", "Mean 3.13 [2.99, 3.28]"], rules, "a.html")
+    again = scan_text_chunks(["Call 555-201-3344"], rules, "a.docx")
+    assert [(f.kind, f.where) for f in first] == [("phone number", "a.html")]
+    assert [(f.kind, f.where) for f in again] == [("phone number", "a.docx")]
+    assert len(rules._found) == 2

