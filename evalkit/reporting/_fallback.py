@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
 import math
 import os
 import re
@@ -48,7 +47,6 @@ from evalkit.errors import RenderError
 from evalkit.reporting._render import (
     _ANSI,
     _FORMATS,
-    _kernel_pythonpath,
     _plain,
     _read_project,
     _read_yaml,
@@ -460,73 +458,56 @@ def _execute(
     nb: Any, roles: list[Any], qmd: Path, work: Path, deadline: float, timeout: float,
     cwd: Path,
 ) -> None:
-    """Run every notebook cell in one python3 kernel of this interpreter, in ``cwd``."""
-    from jupyter_client import AsyncKernelManager
-    from jupyter_client.kernelspec import KernelSpecManager
+    """Run every notebook cell in one python3 kernel of this interpreter, in ``cwd``: a kernel
+    warmed ahead for ``cwd`` (:func:`evalkit.reporting._kernels.warm_kernels`) when one is
+    ready, else one started now, the same way."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-    # A private kernelspec, so the kernel is this interpreter whatever specs the user has.
-    spec = work / "kernels" / "python3"
-    spec.mkdir(parents=True)
-    argv = [
-        sys.executable,
-        "-Xfrozen_modules=off",
-        "-m",
-        "ipykernel_launcher",
-        "-f",
-        "{connection_file}",
-    ]
-    (spec / "kernel.json").write_text(
-        json.dumps({"argv": argv, "display_name": "Python 3 (evalkit)", "language": "python"}),
-        encoding="utf-8",
-    )
-    manager = AsyncKernelManager(
-        kernel_name="python3",
-        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec.parent)]),
-        connection_file=str(work / "kernel-connection.json"),
-    )
-    client = NotebookClient(
-        nb,
-        km=manager,
-        kernel_name="python3",
-        timeout=int(timeout) + 1,
-        allow_errors=False,
-        shutdown_kernel="immediate",
-        resources={"metadata": {"path": str(cwd)}},
-    )
-    env = {
-        **os.environ,
-        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-        "PYTHONPATH": _kernel_pythonpath(),
-    }
-    log_path = work / "kernel.log"
+    from evalkit.reporting._kernels import start_kernel, take_warm_kernel
+
     current, started = 0, False
-    with log_path.open("w", encoding="utf-8") as log:
-        try:
-            # cleanup_kc: we pass our own kernel manager, so nbclient would otherwise leave the
-            # kernel running (and its channels open) after the document is done.
-            with client.setup_kernel(env=env, stdout=log, stderr=log, cleanup_kc=True):
-                started = True
-                for current, cell in enumerate(nb.cells):
-                    client.timeout = max(1, math.ceil(_remaining(deadline, timeout, qmd)))
-                    client.execute_cell(cell, current)
-        except CellTimeoutError:
-            raise RenderError(
-                f"{qmd}: {_describe(roles[current])} did not finish within timeout={timeout:g} s"
-            ) from None
-        except CellExecutionError as exc:
-            raise RenderError(_error_message(qmd, roles[current], nb.cells[current], exc)) from None
-        except (DeadKernelError, RuntimeError, TimeoutError, OSError) as exc:
-            log.flush()
-            logged = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
-            detail = _tail("\n".join(x for x in logged if "without encryption" not in x), 8)
-            what = f"stopped while running {_describe(roles[current])}" if started else "failed"
-            raise RenderError(
-                f"{qmd}: the python kernel ({sys.executable} -m ipykernel_launcher) {what}: "
-                f"{exc}" + (f"\n{detail}" if detail else "")
-            ) from None
+    kernel = None
+    log_path = work / "kernel.log"
+    try:
+        kernel = take_warm_kernel(cwd) or start_kernel(work, cwd)
+        log_path = kernel.log_path
+        client = NotebookClient(
+            nb,
+            km=kernel.manager,
+            kernel_name="python3",
+            timeout=int(timeout) + 1,
+            allow_errors=False,
+            shutdown_kernel="immediate",
+            resources={"metadata": {"path": str(cwd)}},
+        )
+        # cleanup_kc: we pass our own kernel manager, so nbclient would otherwise leave the
+        # kernel running (and its channels open) after the document is done.
+        with client.setup_kernel(cleanup_kc=True):
+            started = True
+            for current, cell in enumerate(nb.cells):
+                client.timeout = max(1, math.ceil(_remaining(deadline, timeout, qmd)))
+                client.execute_cell(cell, current)
+    except CellTimeoutError:
+        raise RenderError(
+            f"{qmd}: {_describe(roles[current])} did not finish within timeout={timeout:g} s"
+        ) from None
+    except CellExecutionError as exc:
+        raise RenderError(_error_message(qmd, roles[current], nb.cells[current], exc)) from None
+    except (DeadKernelError, RuntimeError, TimeoutError, OSError) as exc:
+        if kernel is not None:
+            kernel.close_log()
+        logged = (log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+                  if log_path.exists() else [])
+        detail = _tail("\n".join(x for x in logged if "without encryption" not in x), 8)
+        what = f"stopped while running {_describe(roles[current])}" if started else "failed"
+        raise RenderError(
+            f"{qmd}: the python kernel ({sys.executable} -m ipykernel_launcher) {what}: "
+            f"{exc}" + (f"\n{detail}" if detail else "")
+        ) from None
+    finally:
+        if kernel is not None:
+            kernel.finish()
 
 
 def _describe(role: Any) -> str:
