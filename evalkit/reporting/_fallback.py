@@ -9,7 +9,12 @@ theme, and loads nothing from the network.
 The kernel is always this interpreter (``sys.executable -m ipykernel_launcher``, from a
 private kernelspec, whatever kernelspecs the user has installed), started in the document's
 folder with the inline matplotlib backend; its own output goes to a log that is quoted only
-if it dies.
+if it dies. Each document gets a kernel of its own, never shared; it may have been started
+ahead of need (:mod:`evalkit.reporting._kernels`, as ``evalkit demo`` does while it
+analyses), which changes when the kernel started, not what it runs.
+Pictures a cell prints as ``data:`` URIs in Markdown (``figure_markdown``) are handed to
+pandoc as files: the outputs are the same, and pandoc's Markdown reader is spared hundreds
+of kilobytes of base64 text.
 
 It understands the front matter keys ``title``, ``subtitle``,
 ``author``, ``date``, ``abstract``, ``lang``, ``toc``, ``toc-depth``, ``toc-title``,
