@@ -71,11 +71,21 @@ class Run:
     stderr: str
 
 
-def run(cmd: list[str], *, timeout: float | None = None, cwd: Path | None = None) -> Run:
-    """Run ``cmd``; wall time and the child's peak resident memory (``ru_maxrss``)."""
+def run(cmd: list[str], *, timeout: float | None = None, cwd: Path | None = None,
+        memory_gb: float | None = None) -> Run:
+    """Run ``cmd``; wall time and the child's peak resident memory (``ru_maxrss``).
+    ``memory_gb`` caps the child's address space (an allocation beyond it fails)."""
+    def limit() -> None:
+        if memory_gb is not None:
+            import resource
+
+            cap = int(memory_gb * 1024**3)
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=cwd, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=cwd, start_new_session=True,
+                                preexec_fn=limit if memory_gb is not None else None)
         deadline = None if timeout is None else t0 + timeout
         code: int | None = None
         while True:
@@ -119,7 +129,7 @@ def r_stages(stdout: str) -> dict:
 
 
 def bench_model(name: str, tmp: Path, evalkit: str, *, with_r: bool, r_timeout: float,
-                model_timeout: float) -> dict:
+                model_timeout: float, r_memory_gb: float | None = None) -> dict:
     n_sites, n_part = NAMED_SIZES[name]
     csv = tmp / f"bench_{n_sites}x{n_part}.csv"
     made = subprocess.run([sys.executable, "-c", MAKE_CSV, str(HERE), str(n_sites),
@@ -133,19 +143,26 @@ def bench_model(name: str, tmp: Path, evalkit: str, *, with_r: bool, r_timeout: 
     row.update(evalkit_s=ev.wall_s, evalkit_cpu_s=ev.cpu_s, evalkit_peak_mb=ev.peak_mb)
     print(f"{name}: evalkit model {ev.wall_s:.2f} s", file=sys.stderr, flush=True)
     if with_r:
-        r = run(["Rscript", str(HERE / "bench_cli.R"), str(csv), "cr2"], timeout=r_timeout)
+        r = run(["Rscript", str(HERE / "bench_cli.R"), str(csv), "cr2"], timeout=r_timeout,
+                memory_gb=r_memory_gb)
         stages = r_stages(r.stdout)
         model = stages.get("model", {})
         cr2 = stages.get("cr2", {})
         finished = r.returncode == 0
         if r.returncode not in (0, None):
-            raise RuntimeError(f"Rscript failed on {name}: {r.stderr[-3000:]}")
+            # e.g. clubSandwich's CR2 at 6,000 sites: it once took all 24 GB of this
+            # machine and was killed by the kernel; under the cap it fails to allocate.
+            lines = [x for x in r.stderr.splitlines() if x.strip()]
+            row["r_failed"] = (lines[-1].strip()[:200] if lines else
+                               f"killed by signal {-r.returncode}" if r.returncode < 0
+                               else f"exit {r.returncode}")
         row.update(
             r_model_s=model.get("model_s"), r_cr2_s=cr2.get("cr2_s"),
             r_read_s=model.get("read_s"),
             r_wall_s=r.wall_s if finished else None, r_cpu_s=r.cpu_s if finished else None,
             r_peak_mb=r.peak_mb,
-            r_timed_out=not finished, r_stopped_after_s=None if finished else r.wall_s)
+            r_timed_out=r.returncode is None,
+            r_stopped_after_s=None if finished else r.wall_s)
         if model:
             row["ratio_evalkit_over_r_model"] = ev.wall_s / model["model_s"]
         if cr2:
@@ -153,8 +170,9 @@ def bench_model(name: str, tmp: Path, evalkit: str, *, with_r: bool, r_timeout: 
                                                                + cr2["cr2_s"])
         if finished:
             row["ratio_evalkit_over_r_wall"] = ev.wall_s / r.wall_s
-        print(f"{name}: R {'done' if finished else 'stopped at the timeout'} "
-              f"({r.wall_s:.1f} s)", file=sys.stderr, flush=True)
+        state = ("done" if finished else f"failed: {row['r_failed']}" if "r_failed" in row
+                 else "stopped at the timeout")
+        print(f"{name}: R {state} ({r.wall_s:.1f} s)", file=sys.stderr, flush=True)
     csv.unlink()
     return row
 
@@ -169,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds before a Rscript run is stopped (default 900: the "
                         "model plus 10 minutes of CR2 at the largest size)")
     parser.add_argument("--model-timeout", type=float, default=600.0)
+    parser.add_argument("--r-memory-gb", type=float, default=8.0,
+                        help="address-space cap of each Rscript run (default 8 GB)")
     parser.add_argument("--repeats", type=int, default=5,
                         help="runs of --help, import pandas and the no-op report (best of)")
     parser.add_argument("--skip-demo", action="store_true",
@@ -203,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in sizes:
             out["model"].append(bench_model(name, tmp, evalkit, with_r=not args.no_r,
                                             r_timeout=args.r_timeout,
-                                            model_timeout=args.model_timeout))
+                                            model_timeout=args.model_timeout,
+                                            r_memory_gb=args.r_memory_gb))
 
     yard = out["startup"]["import_pandas"]["best_s"]
     print("(b) start-up, best of", args.repeats, "runs")
@@ -227,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
               f"(CPU {f('r_cpu_s')}, {f('r_peak_mb', '{:.0f}')} MB)"
               + (f", stopped after {row['r_stopped_after_s']:.0f} s"
                  if row.get("r_timed_out") else "")
+              + (f", failed after {row['r_stopped_after_s']:.0f} s: {row['r_failed']}"
+                 if row.get("r_failed") else "")
               + f" | evalkit/R model {f('ratio_evalkit_over_r_model')}, "
               f"/(model+CR2) {f('ratio_evalkit_over_r_model_cr2')}, "
               f"/whole Rscript {f('ratio_evalkit_over_r_wall')}")

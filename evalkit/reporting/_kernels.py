@@ -197,11 +197,14 @@ class KernelPool:
             number += 1
             folder = self._root / f"kernel-{number}"
             folder.mkdir()
+            kernel = None
             try:
                 kernel = start_kernel(folder, self.cwd)
                 kernel._own_folder = True
                 _run(_wait_ready(kernel))
             except Exception:  # noqa: BLE001 - a document then starts its own kernel
+                if kernel is not None:
+                    stop_kernel(kernel)  # started but never answered
                 shutil.rmtree(folder, ignore_errors=True)
                 continue
             with self._lock:
