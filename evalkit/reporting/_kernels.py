@@ -118,9 +118,10 @@ def _env() -> dict[str, str]:
     }
 
 
-def start_kernel(folder: Path, cwd: Path) -> StartedKernel:
+def start_kernel(folder: Path, cwd: Path, *, remove_folder: bool = False) -> StartedKernel:
     """Start a kernel whose files (kernelspec, connection file, log) live in ``folder``,
-    running in ``cwd``; it is up when its client's ``wait_for_ready`` returns."""
+    running in ``cwd``; it is up when its client's ``wait_for_ready`` returns. With
+    ``remove_folder``, :meth:`StartedKernel.finish` removes ``folder`` too."""
     from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpecManager
 
@@ -143,12 +144,11 @@ def start_kernel(folder: Path, cwd: Path) -> StartedKernel:
     except BaseException:
         log.close()
         raise
-    return StartedKernel(manager, log_path, log, folder)
+    return StartedKernel(manager, log_path, log, folder, remove_folder)
 
 
 def stop_kernel(kernel: StartedKernel) -> None:
     """Stop a kernel that no document took, and remove its files."""
-    kernel._own_folder = True
     kernel.finish()
 
 
@@ -199,8 +199,7 @@ class KernelPool:
             folder.mkdir()
             kernel = None
             try:
-                kernel = start_kernel(folder, self.cwd)
-                kernel._own_folder = True
+                kernel = start_kernel(folder, self.cwd, remove_folder=True)
                 _run(_wait_ready(kernel))
             except Exception:  # noqa: BLE001 - a document then starts its own kernel
                 if kernel is not None:
