@@ -21,7 +21,7 @@ from evalkit.errors import ConfigError
 from evalkit.instruments import Instrument, load_instrument
 
 if TYPE_CHECKING:
-    from evalkit.reporting._kernels import KernelPool
+    from evalkit.reporting import KernelPool
     from evalkit.reporting._reports import RenderSummary
     from evalkit.runner import ProgressLike
 
@@ -287,7 +287,7 @@ def run_demo(out: str | Path, *, seed: int = 2026, engine: str = "auto",
     """
     from evalkit.demo import demo_config, generate
     from evalkit.project import create_project
-    from evalkit.reporting._kernels import warm_kernels
+    from evalkit.reporting import warm_kernels
     from evalkit.reporting._render import quarto_available
     from evalkit.store import ingest
 

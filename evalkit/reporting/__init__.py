@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         sector_label,
         suppress_small,
     )
+    from evalkit.reporting._kernels import KernelPool, warm_kernels
     from evalkit.reporting._reports import Branding, ReportJob, render_reports, report_jobs
     from evalkit.reporting._show import brand_markdown, figure_markdown, show_figure
     from evalkit.reporting._theme import OKABE_ITO, use_theme
@@ -55,6 +56,7 @@ _LAZY = {
                      "sector_label", "suppress_small"), "evalkit.reporting._format"),
     **dict.fromkeys(("Branding", "ReportJob", "render_reports", "report_jobs"),
                     "evalkit.reporting._reports"),
+    **dict.fromkeys(("KernelPool", "warm_kernels"), "evalkit.reporting._kernels"),
     **dict.fromkeys(("brand_markdown", "figure_markdown", "show_figure"),
                     "evalkit.reporting._show"),
     **dict.fromkeys(("OKABE_ITO", "use_theme"), "evalkit.reporting._theme"),
@@ -86,6 +88,8 @@ __all__ = [
     "read_results",
     "report_jobs",
     "render_reports",
+    "warm_kernels",
+    "KernelPool",
     "suppress_small",
     "SuppressionPlan",
     "plan_suppression",
